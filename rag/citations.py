@@ -1,0 +1,185 @@
+"""Citations: parse [n] markers, check that cited passages support the sentences citing them,
+repair what can be repaired, and find the supporting part of each cited passage.
+
+Support is judged by a deterministic lexical checker (no NLI model is available offline):
+a sentence is supported by a set of passages when every number and name in it appears in
+them and enough of its other content words do. The same checker serves the pipeline's
+repairs and the evaluation's citation scores.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .chunking import sentence_spans
+from .text import STOPWORDS, content_terms, key_terms, stem, words
+from .types import Citation, Passage
+
+_MARKER = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]",
+                     re.IGNORECASE)
+# Markers standing after a sentence's closing punctuation belong to that sentence.
+_MARKERS_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[[^\]\n]{1,20}\])+)")
+
+SUPPORT_THRESHOLD = 0.6
+
+
+@dataclass(frozen=True)
+class CitedSentence:
+    text: str  # without markers
+    cites: tuple[int, ...]
+
+
+@dataclass
+class Grounded:
+    """An answer after citation checks: its text, citations and what was changed."""
+
+    text: str
+    sentences: list[CitedSentence]
+    citations: list[Citation]
+    warnings: list[str] = field(default_factory=list)
+
+
+def marker_numbers(text: str) -> list[int]:
+    return [int(n) for m in _MARKER.finditer(text) for n in re.findall(r"\d+", m.group(1))]
+
+
+def strip_markers(text: str) -> str:
+    return re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", text)).strip()
+
+
+def is_bare(text: str) -> bool:
+    """True when the answer has no words once citation markers are removed."""
+    return len(words(strip_markers(text))) < 2
+
+
+def split_cited(text: str) -> list[CitedSentence]:
+    """The answer's sentences, each with the source numbers it cites."""
+    text = _MARKERS_AFTER_STOP.sub(lambda m: m.group(2) + m.group(1), text.strip())
+    out = []
+    for lo, hi in sentence_spans(text):
+        raw = text[lo:hi]
+        body = strip_markers(raw)
+        if not words(body):
+            # A sentence of markers only: attach them to the previous sentence.
+            if out:
+                prev = out[-1]
+                out[-1] = CitedSentence(prev.text, prev.cites + tuple(marker_numbers(raw)))
+            continue
+        out.append(CitedSentence(body, tuple(dict.fromkeys(marker_numbers(raw)))))
+    return out
+
+
+def _terms(text: str) -> set[str]:
+    return set(content_terms(text))
+
+
+def support(sentence: str, passages_text: str) -> float:
+    """How well ``passages_text`` supports ``sentence``, from 0 to 1.
+
+    0 if a number or name of the sentence is missing from the passages; otherwise the
+    share of the sentence's content words found in them.
+    """
+    passage_words = {stem(w) for w in words(passages_text)}
+    if any(stem(term) not in passage_words for term in key_terms(sentence)):
+        return 0.0
+    terms = _terms(sentence)
+    if not terms:
+        return 0.0
+    return len(terms & _terms(passages_text)) / len(terms)
+
+
+def is_supported(sentence: str, passages: Sequence[Passage]) -> bool:
+    return support(sentence, "\n".join(p.chunk.text for p in passages)) >= SUPPORT_THRESHOLD
+
+
+def ground(text: str, passages: Sequence[Passage]) -> Grounded:
+    """Check and repair the citations of a generated answer.
+
+    - markers pointing at no passage are dropped (and reported);
+    - a sentence whose cited passages do not support it is re-pointed to the passage
+      that does, if one does;
+    - an uncited sentence gets the passage that supports it, if one does.
+    """
+    warnings: list[str] = []
+    k = len(passages)
+    sentences: list[CitedSentence] = []
+    for s in split_cited(text):
+        bad = [n for n in s.cites if not 1 <= n <= k]
+        if bad:
+            warnings.append(f"dropped citation {', '.join(f'[{n}]' for n in bad)}: "
+                            f"only {k} passages were given")
+        cites = tuple(n for n in s.cites if 1 <= n <= k)
+        cited_text = "\n".join(passages[n - 1].chunk.text for n in cites)
+        if not cites or support(s.text, cited_text) < SUPPORT_THRESHOLD:
+            best = _best_passage(s.text, passages)
+            if best is not None and best not in cites:
+                if cites:
+                    warnings.append(f"citation {_fmt(cites)} re-pointed to [{best}]: the cited "
+                                    f"passage does not support “{_clip(s.text)}”")
+                else:
+                    warnings.append(f"added citation [{best}] to “{_clip(s.text)}”")
+                cites = (best,)
+        sentences.append(CitedSentence(s.text, cites))
+    used = list(dict.fromkeys(n for s in sentences for n in s.cites))
+    citations = [
+        _citation(n, passages[n - 1], [s.text for s in sentences if n in s.cites]) for n in used
+    ]
+    return Grounded(render(sentences), sentences, citations, warnings)
+
+
+def render(sentences: Sequence[CitedSentence]) -> str:
+    parts = []
+    for s in sentences:
+        body = s.text
+        marks = "".join(f"[{n}]" for n in s.cites)
+        if marks:
+            m = re.match(r"^(.*?)([.!?…]*[\"'”’)]*)$", body, re.DOTALL)
+            assert m is not None
+            core, end = m.group(1), m.group(2)
+            body = f"{core.rstrip()} {marks}{end or '.'}"
+        parts.append(body)
+    return " ".join(parts)
+
+
+def _best_passage(sentence: str, passages: Sequence[Passage]) -> int | None:
+    scored = [(support(sentence, p.chunk.text), -i, i + 1) for i, p in enumerate(passages)]
+    best = max(scored, default=None)
+    if best is None or best[0] < SUPPORT_THRESHOLD:
+        return None
+    return best[2]
+
+
+def supporting_span(passage: Passage, claims: Sequence[str]) -> tuple[int, int]:
+    """Document offsets of the passage sentence(s) that best match the claims."""
+    chunk = passage.chunk
+    spans = sentence_spans(chunk.text)
+    if not spans:
+        return chunk.start, chunk.end
+    claim_terms = set().union(*(_terms(c) for c in claims)) if claims else set()
+    best = max(spans, key=lambda sp: (len(_terms(chunk.text[sp[0]:sp[1]]) & claim_terms),
+                                      -sp[0]))
+    return chunk.start + best[0], chunk.start + best[1]
+
+
+def best_sentence(passage: Passage, question: str) -> str:
+    """The passage sentence that shares most content words with the question."""
+    lo, hi = supporting_span(passage, [question])
+    return passage.chunk.text[lo - passage.chunk.start : hi - passage.chunk.start]
+
+
+def _citation(n: int, passage: Passage, claims: Sequence[str]) -> Citation:
+    lo, hi = supporting_span(passage, claims)
+    return Citation(n, passage, lo, hi)
+
+
+def _fmt(cites: Sequence[int]) -> str:
+    return "".join(f"[{n}]" for n in cites)
+
+
+def _clip(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+__all__ = ["STOPWORDS", "Grounded", "ground", "is_bare", "split_cited", "support"]

@@ -1,0 +1,305 @@
+"""The `rag` command: index, ask, search, chat."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from .config import Settings
+from .errors import RagError
+from .progress import Reporter
+from .types import Answer, Passage, Turn
+
+# Library chatter (transformers, tokenizers, hub) is not for the user of a CLI.
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+class RichReporter(Reporter):
+    """Progress bars and notes on stderr, so stdout carries only answers (and JSON)."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=True, highlight=False)
+        self.quiet = quiet
+        self.progress = None
+        self.task = None
+
+    def start(self, description: str, total: int) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        if self.quiet:
+            return
+        self.progress = Progress("[progress.description]{task.description}", BarColumn(),
+                                 MofNCompleteColumn(), TimeRemainingColumn(),
+                                 console=self.console, transient=False)
+        self.progress.start()
+        self.task = self.progress.add_task(description, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self.progress is not None:
+            self.progress.advance(self.task, n)
+
+    def finish(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+    def note(self, message: str) -> None:
+        if not self.quiet:
+            self.console.print(f"[dim]{message}[/dim]")
+
+
+def _settings_options(fn: Callable) -> Callable:
+    """Flags shared by the commands; each overrides its RAG_* variable and the default."""
+    fields = Settings.model_fields
+    options = [
+        ("--documents", "documents_dir", click.Path(file_okay=False)),
+        ("--index-dir", "index_dir", click.Path(file_okay=False)),
+        ("--model", "model", str),
+        ("--embedding-model", "embedding_model", str),
+        ("--top-k", "top_k", int),
+        ("--retrieval", "retrieval_mode", click.Choice(["hybrid", "dense", "bm25"])),
+        ("--chunk-size", "chunk_size", int),
+        ("--chunk-overlap", "chunk_overlap", int),
+        ("--threads", "n_threads", int),
+        ("--ctx", "n_ctx", int),
+        ("--max-tokens", "max_tokens", int),
+    ]
+    for flag, name, kind in reversed(options):
+        help_text = f"{fields[name].description} [env RAG_{name.upper()}]"
+        fn = click.option(flag, name, type=kind, default=None, help=help_text)(fn)
+    return fn
+
+
+def _make_settings(overrides: dict[str, Any]) -> Settings:
+    from pydantic import ValidationError
+
+    try:
+        return Settings().with_overrides(**overrides)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(x) for x in err["loc"])
+        raise RagError(f"Invalid setting {field}: {err['msg']} (check the flag or RAG_"
+                       f"{field.upper()})") from e
+
+
+def _pipeline(overrides: dict[str, Any], quiet: bool = False):  # noqa: ANN202
+    from .pipeline import Pipeline
+
+    return Pipeline(_make_settings(overrides), reporter=RichReporter(quiet=quiet))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="rag-local", prog_name="rag")
+def cli() -> None:
+    """Answer questions from your documents, citing the passages. Runs locally, offline."""
+
+
+@cli.command("index")
+@click.argument("path", required=False, type=click.Path(file_okay=False))
+@click.option("--rebuild", is_flag=True, help="Re-embed every document, not only changed ones.")
+@_settings_options
+def index_cmd(path: str | None, rebuild: bool, **overrides: Any) -> None:
+    """Build or update the index of the documents folder (PATH, default documents/)."""
+    if path:
+        overrides["documents_dir"] = path
+    p = _pipeline(overrides)
+    if rebuild:
+        import shutil
+
+        from .index import CURRENT
+
+        current = p.settings.index_dir / CURRENT
+        if current.exists():
+            current.unlink()  # the old generation is removed once the new one is in place
+            shutil.rmtree(p.settings.index_dir / ".tmp-rebuild", ignore_errors=True)
+    changes = p.refresh_index()
+    click.echo(changes.summary())
+    for name, items in (("added", changes.added), ("updated", changes.updated),
+                        ("removed", changes.removed)):
+        for doc_id in items:
+            click.echo(f"  {name}: {doc_id}")
+    click.echo(f"Index: {p.index.path}")
+
+
+@cli.command("search")
+@click.argument("query")
+@click.option("--json", "as_json", is_flag=True, help="Print the passages as JSON.")
+@_settings_options
+def search_cmd(query: str, as_json: bool, **overrides: Any) -> None:
+    """Show what retrieval finds for QUERY, with scores (no model is run)."""
+    p = _pipeline(overrides, quiet=as_json)
+    passages = p.search(query)
+    if as_json:
+        click.echo(json.dumps([x.to_dict(i) for i, x in enumerate(passages, 1)],
+                              ensure_ascii=False, indent=2))
+        return
+    from rich.console import Console
+
+    out = Console(highlight=False)
+    for i, x in enumerate(passages, 1):
+        dense = "-" if x.dense_score is None else f"{x.dense_score:.3f}"
+        lexical = "-" if x.lexical_score is None else f"{x.lexical_score:.2f}"
+        out.print(f"[bold][{i}][/bold] {x.title} [dim]{x.chunk.chunk_id} chars "
+                  f"{x.chunk.start}-{x.chunk.end} | score {x.score:.4f} (dense {dense}, "
+                  f"bm25 {lexical})[/dim]", soft_wrap=True)
+        out.print(f"    {x.chunk.text}\n", markup=False, soft_wrap=True)
+
+
+@cli.command("ask")
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (no streaming).")
+@_settings_options
+def ask_cmd(question: str, as_json: bool, **overrides: Any) -> None:
+    """Answer QUESTION from the documents, streaming the answer, then list the sources."""
+    p = _pipeline(overrides, quiet=as_json)
+    if as_json:
+        answer = p.ask(question)
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return
+    _answer_and_show(p, question, [])
+
+
+def _answer_and_show(p, question: str, history: list[Turn]) -> Answer:  # noqa: ANN001
+    from rich.console import Console
+
+    out = Console(highlight=False)
+    streamed: list[str] = []
+
+    def on_token(piece: str) -> None:
+        if not streamed:
+            p.reporter.finish()
+        streamed.append(piece)
+        out.print(piece, end="", markup=False, soft_wrap=True)
+
+    answer = p.ask(question, history, on_token=on_token)
+    raw = "".join(streamed).strip()
+    if streamed:
+        out.print()
+    if answer.answer.strip() != raw:
+        if streamed:
+            label = "abstained" if answer.abstained else f"checked answer ({answer.answer_mode})"
+            out.print(f"[dim]→ {label}:[/dim]")
+        out.print(answer.answer, markup=False, soft_wrap=True)
+    for w in answer.warnings:
+        out.print(f"[yellow]note:[/yellow] {w}", highlight=False)
+    if answer.citations:
+        out.print("\n[bold]Sources[/bold]")
+        for c in answer.citations:
+            _print_passage(out, c.n, c.passage, (c.support_start, c.support_end))
+    t = answer.timings
+    out.print(f"[dim]{answer.model} · retrieval {t['retrieve_ms']:.0f} ms · answer "
+              f"{t['generate_ms'] / 1000:.1f} s[/dim]")
+    return answer
+
+
+def _print_passage(out, n: int, x: Passage, support: tuple[int, int] | None) -> None:  # noqa: ANN001
+    from rich.text import Text
+
+    c = x.chunk
+    head = Text(f"[{n}] ", style="bold")
+    head.append(x.title)
+    head.append(f"  ({c.doc_id}, chars {c.start}-{c.end})", style="dim")
+    out.print(head, soft_wrap=True)
+    body = Text("    ")
+    if support and c.start <= support[0] < support[1] <= c.end:
+        lo, hi = support[0] - c.start, support[1] - c.start
+        body.append(c.text[:lo])
+        if out.is_terminal:
+            body.append(c.text[lo:hi], style="bold yellow")
+        else:
+            body.append("»" + c.text[lo:hi] + "«")
+        body.append(c.text[hi:])
+    else:
+        body.append(c.text)
+    out.print(body, soft_wrap=True)
+
+
+@cli.command("chat")
+@_settings_options
+def chat_cmd(**overrides: Any) -> None:
+    """Chat in the terminal: follow-up questions, /sources for the last answer's passages."""
+    from rich.console import Console
+
+    out = Console(highlight=False)
+    p = _pipeline(overrides)
+    p.index  # noqa: B018 - build or update before the first question
+    out.print("[dim]Ask about your documents. /sources shows the last answer's passages, "
+              "/clear starts over, Ctrl-D leaves.[/dim]")
+    history: list[Turn] = []
+    last: Answer | None = None
+    while True:
+        try:
+            line = input("\n› ")
+        except EOFError:
+            out.print()
+            return
+        except KeyboardInterrupt:
+            out.print()
+            return
+        q = line.strip()
+        if not q:
+            continue
+        if q == "/sources":
+            if last is None:
+                out.print("[dim]No answer yet.[/dim]")
+            else:
+                for i, x in enumerate(last.passages, 1):
+                    cited = next((c for c in last.citations if c.n == i), None)
+                    support = (cited.support_start, cited.support_end) if cited else None
+                    _print_passage(out, i, x, support)
+            continue
+        if q == "/clear":
+            history, last = [], None
+            out.print("[dim]Conversation cleared.[/dim]")
+            continue
+        try:
+            last = _answer_and_show(p, q, history)
+        except RagError as e:
+            out.print(f"[red]{e}[/red]")
+            continue
+        history += [Turn("user", q), Turn("assistant", last.answer)]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user mistakes become one line on stderr and a non-zero exit."""
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    warnings.filterwarnings("ignore")
+    debug = os.environ.get("RAG_DEBUG") == "1"
+    try:
+        cli.main(args=argv, prog_name="rag", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except RagError as e:
+        if debug:
+            raise
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except Exception as e:  # a bug, not a user mistake: still one line, with a way to see more
+        if debug:
+            raise
+        click.echo(f"Internal error: {type(e).__name__}: {e} (run with RAG_DEBUG=1 for the "
+                   "traceback, and please report it)", err=True)
+        sys.exit(70)
+
+
+if __name__ == "__main__":
+    main()

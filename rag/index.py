@@ -1,0 +1,319 @@
+"""The persisted index: FAISS vectors, the chunk store, the documents and a manifest.
+
+Layout under the index folder::
+
+    CURRENT              name of the live generation (replaced atomically)
+    gen-000007/          one complete generation
+        manifest.json    embedding model, dimension, chunk settings, content hashes, version
+        vectors.faiss    the FAISS index; row i is chunks.jsonl line i
+        chunks.jsonl     doc_id, chunk_id, start, end, text
+        documents.json   doc_id -> title, path, sha256, metadata, text
+
+A new generation is written aside in a temporary folder, renamed into place, and only
+then does CURRENT point at it. A run killed at any moment leaves the previous
+generation live and loadable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .chunking import chunk_document
+from .documents import Skipped, iter_documents, scan
+from .errors import IndexCorruptError, IndexNotFoundError, NoDocumentsError
+from .progress import SILENT, Reporter
+from .types import Chunk, Document
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    embedding_model: str
+    dimension: int
+    chunk_size: int
+    chunk_overlap: int
+    documents: dict[str, str]  # doc_id -> sha256 of the file's bytes
+    n_chunks: int
+    index_type: str = "flat"
+    format_version: int = FORMAT_VERSION
+    package_version: str = __version__
+    created_at: str = ""
+
+    def settings_mismatch(self, embedding_model: str, dimension: int, chunk_size: int,
+                          chunk_overlap: int) -> str | None:
+        """Why this index cannot be reused with these settings, or None if it can."""
+        if self.format_version != FORMAT_VERSION:
+            return f"index format {self.format_version} is not {FORMAT_VERSION}"
+        if self.embedding_model != embedding_model or self.dimension != dimension:
+            return (f"built with embedding model {self.embedding_model} ({self.dimension} dims), "
+                    f"now {embedding_model} ({dimension} dims)")
+        if (self.chunk_size, self.chunk_overlap) != (chunk_size, chunk_overlap):
+            return (f"built with chunks of {self.chunk_size}/{self.chunk_overlap}, "
+                    f"now {chunk_size}/{chunk_overlap}")
+        return None
+
+
+@dataclass
+class Index:
+    """A loaded index. ``chunks[i]`` is FAISS row i."""
+
+    manifest: Manifest
+    documents: dict[str, Document]
+    chunks: list[Chunk]
+    vectors: Any  # faiss.Index
+    path: Path | None = None
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def title(self, doc_id: str) -> str:
+        return self.documents[doc_id].title
+
+    def search_vectors(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """(row, inner product) of the ``k`` nearest chunks."""
+        k = min(k, len(self.chunks))
+        if k <= 0:
+            return []
+        scores, ids = self.vectors.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def all_vectors(self) -> np.ndarray:
+        return self.vectors.reconstruct_n(0, self.vectors.ntotal)
+
+    # --- persistence -------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, folder: Path) -> Index:
+        import faiss
+
+        pointer = folder / CURRENT
+        if not pointer.is_file():
+            raise IndexNotFoundError(f"No index in {folder}/: run `rag index`")
+        try:
+            gen = folder / pointer.read_text().strip()
+            manifest = Manifest(**json.loads((gen / "manifest.json").read_text()))
+            docs_raw = json.loads((gen / "documents.json").read_text())
+            documents = {k: Document(**v) for k, v in docs_raw.items()}
+            with (gen / "chunks.jsonl").open() as f:
+                chunks = [Chunk(**json.loads(line)) for line in f]
+            vectors = faiss.read_index(str(gen / "vectors.faiss"))
+        except (OSError, ValueError, TypeError, RuntimeError) as e:
+            raise IndexCorruptError(f"The index in {folder}/ is damaged ({_short(e)})") from e
+        problems = []
+        if vectors.ntotal != len(chunks) or manifest.n_chunks != len(chunks):
+            problems.append(f"{vectors.ntotal} vectors, {len(chunks)} chunks, "
+                            f"manifest says {manifest.n_chunks}")
+        if vectors.d != manifest.dimension:
+            problems.append(f"vectors have {vectors.d} dims, manifest says {manifest.dimension}")
+        if set(documents) != set(manifest.documents):
+            problems.append("documents do not match the manifest")
+        for c in chunks:
+            doc = documents.get(c.doc_id)
+            if doc is None or doc.text[c.start : c.end] != c.text:
+                problems.append(f"chunk {c.chunk_id} does not match its document")
+                break
+        if problems:
+            raise IndexCorruptError(f"The index in {folder}/ is damaged ({'; '.join(problems)})")
+        return cls(manifest, documents, chunks, vectors, path=gen)
+
+    def save(self, folder: Path) -> Path:
+        """Write a new generation aside, then switch CURRENT to it atomically."""
+        import faiss
+
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
+        try:
+            _write_json(tmp / "manifest.json", asdict(self.manifest))
+            _write_json(tmp / "documents.json", {k: asdict(v) for k, v in self.documents.items()})
+            with (tmp / "chunks.jsonl").open("w") as f:
+                for c in self.chunks:
+                    f.write(json.dumps(asdict(c), ensure_ascii=False) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            faiss.write_index(self.vectors, str(tmp / "vectors.faiss"))
+            _fsync_path(tmp / "vectors.faiss")
+            gen = folder / _next_generation(folder)
+            os.replace(tmp, gen)
+            _fsync_path(folder)
+            pointer_tmp = folder / f".{CURRENT}.tmp"
+            pointer_tmp.write_text(gen.name + "\n")
+            _fsync_path(pointer_tmp)
+            os.replace(pointer_tmp, folder / CURRENT)
+            _fsync_path(folder)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        _remove_old_generations(folder, keep=gen.name)
+        self.path = gen
+        return gen
+
+
+def _short(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return (text[0] if text else type(e).__name__)[:200]
+
+
+def _write_json(path: Path, data: Any) -> None:
+    with path.open("w") as f:
+        json.dump(data, f, ensure_ascii=False)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _next_generation(folder: Path) -> str:
+    numbers = [int(p.name[4:]) for p in folder.glob("gen-*") if p.name[4:].isdigit()]
+    return f"gen-{max(numbers, default=0) + 1:06d}"
+
+
+def _remove_old_generations(folder: Path, keep: str) -> None:
+    for p in folder.iterdir():
+        if p.is_dir() and p.name != keep and (p.name.startswith("gen-") or p.name.startswith(".tmp-")):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def make_faiss_index(dimension: int):  # noqa: ANN201 - faiss.Index
+    """Exact inner-product search (vectors are normalised, so this is cosine similarity)."""
+    import faiss
+
+    return faiss.IndexFlatIP(dimension)
+
+
+# --- building and updating ----------------------------------------------------------------
+
+
+@dataclass
+class Changes:
+    """What an indexing run did."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    rebuilt_because: str | None = None
+    chunks_embedded: int = 0
+    n_chunks: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed or self.rebuilt_because)
+
+    def summary(self) -> str:
+        parts = [f"{len(self.added)} added", f"{len(self.updated)} updated",
+                 f"{len(self.removed)} removed", f"{len(self.unchanged)} unchanged"]
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} skipped")
+        return (f"Documents: {', '.join(parts)}. {self.n_chunks} chunks "
+                f"({self.chunks_embedded} embedded this run).")
+
+
+def update_index(settings, embedder, reporter: Reporter = SILENT) -> tuple[Index, Changes]:  # noqa: ANN001
+    """Bring the index in line with the documents folder, embedding only what changed."""
+    folder: Path = settings.index_dir
+    changes = Changes()
+    sources, skipped = scan(settings.documents_dir)
+    changes.skipped.extend(skipped)
+
+    old: Index | None = None
+    try:
+        old = Index.load(folder)
+    except IndexNotFoundError:
+        pass
+    except IndexCorruptError as e:
+        changes.rebuilt_because = f"{e}; rebuilding it"
+    if old is not None:
+        why = old.manifest.settings_mismatch(
+            embedder.name, embedder.dimension, settings.chunk_size, settings.chunk_overlap)
+        if why:
+            changes.rebuilt_because = f"The index was {why}; rebuilding it"
+            old = None
+    if changes.rebuilt_because:
+        reporter.note(changes.rebuilt_because)
+
+    old_hashes = old.manifest.documents if old else {}
+    current = {s.doc_id: s for s in sources}
+    to_load = [s for s in sources if old_hashes.get(s.doc_id) != s.sha256]
+    changes.removed = sorted(set(old_hashes) - set(current))
+    keep_ids = [d for d in current if d in old_hashes and old_hashes[d] == current[d].sha256]
+
+    new_docs: list[Document] = []
+    for item in iter_documents(to_load):
+        if isinstance(item, Skipped):
+            changes.skipped.append(item)
+        else:
+            new_docs.append(item)
+            (changes.updated if item.doc_id in old_hashes else changes.added).append(item.doc_id)
+    # A file that was indexed before but can no longer be read is dropped from the index.
+    for s in changes.skipped:
+        rel = next((d for d, src in current.items() if str(src.path) == s.path), None)
+        if rel in old_hashes and rel not in changes.removed:
+            changes.removed.append(rel)
+    for s in changes.skipped:
+        reporter.note(f"Skipped {s.path}: {s.reason}")
+
+    changes.unchanged = sorted(keep_ids)
+    if not new_docs and not keep_ids:
+        raise NoDocumentsError(
+            f"No readable documents in {settings.documents_dir}/: add .txt, .md, .html or .pdf "
+            "files there, then run `rag index`"
+        )
+    if old is not None and not changes.changed:
+        changes.n_chunks = len(old)
+        return old, changes
+
+    # Reuse the vectors of unchanged documents; embed only the new chunks.
+    keep = set(keep_ids)
+    documents: dict[str, Document] = {d: old.documents[d] for d in keep_ids} if old else {}
+    kept_rows = [i for i, c in enumerate(old.chunks) if c.doc_id in keep] if old else []
+    chunks: list[Chunk] = [old.chunks[i] for i in kept_rows] if old else []
+    parts = [old.all_vectors()[kept_rows]] if old and kept_rows else []
+
+    new_chunks = [c for d in new_docs
+                  for c in chunk_document(d, settings.chunk_size, settings.chunk_overlap)]
+    for d in new_docs:
+        documents[d.doc_id] = d
+    if new_chunks:
+        reporter.start("Embedding chunks", len(new_chunks))
+        parts.append(embedder.embed([c.text for c in new_chunks], settings.embed_batch_size,
+                                    progress=reporter.advance))
+        reporter.finish()
+    chunks.extend(new_chunks)
+    vectors = np.concatenate(parts) if parts else np.zeros((0, embedder.dimension), np.float32)
+
+    faiss_index = make_faiss_index(embedder.dimension)
+    faiss_index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    manifest = Manifest(
+        embedding_model=embedder.name,
+        dimension=embedder.dimension,
+        chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap,
+        documents={d: documents[d].sha256 for d in sorted(documents)},
+        n_chunks=len(chunks),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    index = Index(manifest, documents, chunks, faiss_index)
+    index.save(folder)
+    changes.chunks_embedded = len(new_chunks)
+    changes.n_chunks = len(chunks)
+    return index, changes

