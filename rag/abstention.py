@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .text import key_terms, stem, words
+from .text import key_terms, stem, term_key, words
 from .types import Passage
 
 _MODEL_ABSTAINS = re.compile(
@@ -41,7 +41,7 @@ def check_evidence(question: str, passages: Sequence[Passage]) -> EvidenceCheck:
     if not passages:
         return EvidenceCheck(True)
     present = {stem(w) for p in passages for w in words(p.chunk.text)}
-    missing = tuple(t for t in key_terms(question) if stem(t) not in present)
+    missing = tuple(t for t in key_terms(question) if term_key(t) not in present)
     return EvidenceCheck(bool(missing), missing)
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .chunking import sentence_spans
-from .text import STOPWORDS, content_terms, key_terms, stem, words
+from .text import STOPWORDS, content_terms, key_terms, stem, term_key, words
 from .types import Citation, Passage
 
 _MARKER = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]",
@@ -68,6 +68,15 @@ def split_cited(text: str) -> list[CitedSentence]:
                 out[-1] = CitedSentence(prev.text, prev.cites + tuple(marker_numbers(raw)))
             continue
         out.append(CitedSentence(body, tuple(dict.fromkeys(marker_numbers(raw)))))
+    # "A. B. [1]": markers at the end of a run of sentences cite the whole run.
+    pending: list[int] = []
+    for i, s in enumerate(out):
+        if not s.cites:
+            pending.append(i)
+        else:
+            for j in pending:
+                out[j] = CitedSentence(out[j].text, s.cites)
+            pending = []
     return out
 
 
@@ -82,7 +91,7 @@ def support(sentence: str, passages_text: str) -> float:
     share of the sentence's content words found in them.
     """
     passage_words = {stem(w) for w in words(passages_text)}
-    if any(stem(term) not in passage_words for term in key_terms(sentence)):
+    if any(term_key(term) not in passage_words for term in key_terms(sentence)):
         return 0.0
     terms = _terms(sentence)
     if not terms:
@@ -114,7 +123,9 @@ def ground(text: str, passages: Sequence[Passage]) -> Grounded:
         cited_text = "\n".join(passages[n - 1].chunk.text for n in cites)
         if not cites or support(s.text, cited_text) < SUPPORT_THRESHOLD:
             best = _best_passage(s.text, passages)
-            if best is not None and best not in cites:
+            if best is None:
+                cites = ()  # nothing supports it: no citation may vouch for it
+            elif best not in cites:
                 if cites:
                     warnings.append(f"citation {_fmt(cites)} re-pointed to [{best}]: the cited "
                                     f"passage does not support “{_clip(s.text)}”")
@@ -152,15 +163,21 @@ def _best_passage(sentence: str, passages: Sequence[Passage]) -> int | None:
 
 
 def supporting_span(passage: Passage, claims: Sequence[str]) -> tuple[int, int]:
-    """Document offsets of the passage sentence(s) that best match the claims."""
+    """Document offsets of the passage sentences that best match the claims.
+
+    Each claim picks the passage sentence sharing most content words with it; the span
+    runs from the first picked sentence to the last.
+    """
     chunk = passage.chunk
     spans = sentence_spans(chunk.text)
     if not spans:
         return chunk.start, chunk.end
-    claim_terms = set().union(*(_terms(c) for c in claims)) if claims else set()
-    best = max(spans, key=lambda sp: (len(_terms(chunk.text[sp[0]:sp[1]]) & claim_terms),
-                                      -sp[0]))
-    return chunk.start + best[0], chunk.start + best[1]
+    picked = []
+    for claim in claims or [""]:
+        terms = _terms(claim)
+        picked.append(max(spans, key=lambda sp: (len(_terms(chunk.text[sp[0]:sp[1]]) & terms),
+                                                 -sp[0])))
+    return chunk.start + min(lo for lo, _ in picked), chunk.start + max(hi for _, hi in picked)
 
 
 def best_sentence(passage: Passage, question: str) -> str:

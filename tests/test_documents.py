@@ -2,9 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.documents import SourceFile, clean_text, iter_documents, load, scan
+from rag.documents import Skipped, SourceFile, clean_text, iter_documents, load, scan
 from rag.errors import NoDocumentsError
-from rag.documents import Skipped
 
 from .conftest import ARTICLE
 

@@ -1,0 +1,52 @@
+import pytest
+
+from rag.abstention import check_evidence, model_abstained
+from rag.text import key_terms
+from rag.types import Chunk, Passage
+
+
+def _p(text: str) -> Passage:
+    return Passage(Chunk("d", "d#0", 0, len(text), text), "T", 1.0)
+
+
+PASSAGES = [_p("Russian presidential spokesman Dmitry Peskov said Russia cannot leave Armenia."),
+            _p("On March 17, the ICC issued an arrest warrant for Vladimir Putin.")]
+
+
+@pytest.mark.parametrize(("question", "terms"), [
+    ("What did Peskov say?", ["Peskov"]),
+    ("What did Emmanuel Macron say about Armenia’s army?", ["Emmanuel", "Macron", "Armenia"]),
+    ("What happened on March 17?", ["March", "17"]),
+    ("what did he say", []),
+])
+def test_key_terms(question, terms):
+    assert key_terms(question) == terms
+
+
+@pytest.mark.parametrize(("question", "abstain", "missing"), [
+    ("What did Peskov say?", False, ()),
+    ("What did Peskov’s office say about Armenia?", False, ()),
+    ("What did Emmanuel Macron say about Armenia?", True, ("Emmanuel", "Macron")),
+    ("What happened in 1995?", True, ("1995",)),
+    ("What happened on March 17?", False, ()),
+])
+def test_evidence_check(question, abstain, missing):
+    check = check_evidence(question, PASSAGES)
+    assert check.abstain is abstain
+    assert check.missing == missing
+
+
+def test_no_passages_abstains():
+    assert check_evidence("What did Peskov say?", []).abstain
+
+
+@pytest.mark.parametrize(("text", "abstained"), [
+    ("The documents do not say.", True),
+    ("The sources don't mention Macron.", True),
+    ("There is no information about this in the passages.", True),
+    ("I cannot answer that from the sources.", True),
+    ("Peskov said Russia cannot leave Armenia [1].", False),
+    ("Simonyan said he is not going to comment [2].", False),
+])
+def test_model_abstention_phrases(text, abstained):
+    assert model_abstained(text) is abstained

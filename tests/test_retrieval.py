@@ -1,0 +1,48 @@
+import pytest
+
+from rag.index import update_index
+from rag.retrieval import Retriever, rrf
+
+
+def test_rrf_exact_values():
+    fused = rrf([[1, 2, 3], [3, 1]], k=60)
+    assert [i for i, _ in fused] == [1, 3, 2]
+    assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
+    assert fused[1][1] == pytest.approx(1 / 63 + 1 / 61)
+    assert fused[2][1] == pytest.approx(1 / 62)
+
+
+def test_rrf_ties_break_by_id():
+    assert [i for i, _ in rrf([[5], [4]])] == [4, 5]
+
+
+@pytest.fixture
+def index(settings, embedder):
+    return update_index(settings, embedder)[0]
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "bm25", "dense"])
+def test_modes_return_scored_passages(index, embedder, mode):
+    passages = Retriever(index, embedder, mode).search("What did Peskov say?", 4)
+    if mode == "bm25":  # only chunks that share a word with the query
+        assert len(passages) == 2 and all("Peskov" in p.chunk.text for p in passages)
+    else:
+        assert len(passages) == 4
+    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+    assert all(p.title.startswith("7 facts") for p in passages)
+    if mode != "dense":
+        assert "Peskov" in passages[0].chunk.text
+        assert passages[0].lexical_score and passages[0].lexical_score > 0
+
+
+def test_lexical_finds_numbers_and_names(index, embedder):
+    top = Retriever(index, embedder, "bm25").search("140 square kilometers", 1)[0]
+    assert "140 square kilometers" in top.chunk.text
+    top = Retriever(index, embedder, "hybrid").search("Khurshudyan", 1)[0]
+    assert "Khurshudyan" in top.chunk.text
+
+
+def test_top_k_larger_than_index(index, embedder):
+    passages = Retriever(index, embedder, "hybrid").search("Armenia", 1000)
+    assert len(passages) <= len(index)
+    assert len({p.chunk.chunk_id for p in passages}) == len(passages)
