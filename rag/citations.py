@@ -24,6 +24,41 @@ _MARKERS_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[[^\]\n]{1,20}\])+)")
 
 SUPPORT_THRESHOLD = 0.6
 
+_SPEECH = (r"(?:said|says|say|stated|states|told|tells|announced|responded|replied|wrote|writes|"
+           r"noted|notes|declared|explained|explains|believes|believe|considers|thinks|added|"
+           r"commented|claimed|argued|warned|stressed|cites|calls|called|reminds|reminded|"
+           r"asked|urged|insisted|described|suggested|spoke|mentioned)")
+_NAME = r"([A-Z][\w’'-]+)"
+# "Peskov said", "Peskov also said", "Kochinyan does not believe"
+_SPEAKER_BEFORE = re.compile(rf"{_NAME}(?:\s+[a-z]+){{0,2}}?\s+{_SPEECH}\b")
+# "according to Maria Zakharova", "..., said Peskov."
+_FULL_NAME = r"([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*)"
+_SPEAKER_AFTER = re.compile(
+    rf"\b[Aa]ccording to\s+(?:[a-z]+\s+){{0,3}}{_FULL_NAME}"
+    rf"|\b(?:said|says)\s+(?:[a-z]+\s+){{0,3}}{_FULL_NAME}\s*(?:[.,;!?]|$)")
+
+
+def speakers(sentence: str) -> set[str]:
+    """Names a sentence presents as speaking: "Peskov said ...", "according to Zakharova"."""
+    names = {m.group(1) for m in _SPEAKER_BEFORE.finditer(sentence)}
+    names |= {(m.group(1) or m.group(2)).split()[-1] for m in _SPEAKER_AFTER.finditer(sentence)}
+    keys = {term_key(t) for t in key_terms(sentence)}
+    return {n for n in names if term_key(n) in keys}
+
+
+def shows_speaking(name: str, text: str) -> bool:
+    """Whether ``text`` presents ``name`` as the one who speaks (within a short window)."""
+    key = term_key(name)
+    for lo, hi in sentence_spans(text):
+        tokens = re.findall(r"[\w’'-]+|:", text[lo:hi])
+        for i, tok in enumerate(tokens):
+            if term_key(tok) != key:
+                continue
+            before, after = tokens[max(0, i - 3) : i], tokens[i + 1 : i + 13]
+            if any(re.fullmatch(_SPEECH, w.lower()) for w in before + after) or ":" in after:
+                return True
+    return False
+
 
 @dataclass(frozen=True)
 class CitedSentence:
@@ -93,6 +128,9 @@ def support(sentence: str, passages_text: str) -> float:
     passage_words = {stem(w) for w in words(passages_text)}
     if any(term_key(term) not in passage_words for term in key_terms(sentence)):
         return 0.0
+    # "X said ..." needs a passage where X speaks, not one that merely names X.
+    if any(not shows_speaking(name, passages_text) for name in speakers(sentence)):
+        return 0.0
     terms = _terms(sentence)
     if not terms:
         return 0.0
@@ -114,7 +152,12 @@ def ground(text: str, passages: Sequence[Passage]) -> Grounded:
     warnings: list[str] = []
     k = len(passages)
     sentences: list[CitedSentence] = []
+    seen: set[str] = set()
     for s in split_cited(text):
+        key = " ".join(words(s.text))
+        if key in seen:  # small models repeat themselves under greedy decoding
+            continue
+        seen.add(key)
         bad = [n for n in s.cites if not 1 <= n <= k]
         if bad:
             warnings.append(f"dropped citation {', '.join(f'[{n}]' for n in bad)}: "
@@ -184,6 +227,24 @@ def best_sentence(passage: Passage, question: str) -> str:
     """The passage sentence that shares most content words with the question."""
     lo, hi = supporting_span(passage, [question])
     return passage.chunk.text[lo - passage.chunk.start : hi - passage.chunk.start]
+
+
+def closest_sentence(claim: str, passages: Sequence[Passage]) -> tuple[int, str, float] | None:
+    """The passage sentence sharing most content words with ``claim``: (n, sentence, share).
+
+    ``share`` is the fraction of the claim's content words the sentence contains.
+    """
+    terms = _terms(claim)
+    if not terms:
+        return None
+    best: tuple[int, str, float] | None = None
+    for n, p in enumerate(passages, start=1):
+        text = p.chunk.text
+        for lo, hi in sentence_spans(text):
+            share = len(terms & _terms(text[lo:hi])) / len(terms)
+            if best is None or share > best[2]:
+                best = (n, text[lo:hi], share)
+    return best
 
 
 def _citation(n: int, passage: Passage, claims: Sequence[str]) -> Citation:

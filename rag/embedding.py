@@ -83,8 +83,8 @@ class SentenceTransformerEmbedder(Embedder):
             ) from e
         self.name = name or str(path)
         self.batch_size = batch_size
-        dim = self.model.get_sentence_embedding_dimension()
-        self.dimension = int(dim) if dim else int(self.embed_batch(["x"]).shape[1])
+        # Measured, not looked up: the accessor's name changed across library versions.
+        self.dimension = int(self.embed_batch(["dimension probe"]).shape[1])
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         return self.model.encode(

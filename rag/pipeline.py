@@ -14,6 +14,10 @@ from .progress import SILENT, Reporter
 from .retrieval import Retriever
 from .types import Answer, Citation, Passage, Turn
 
+# How much of the model's claim (and the question) a source sentence must share to be
+# quoted in its place when the model's own words are unsupported.
+EXTRACTIVE_MIN_SHARE = 0.5
+
 
 def validate_question(question: str, max_chars: int) -> str:
     """The question stripped, or an InvalidQuestionError saying what is wrong."""
@@ -108,7 +112,8 @@ class Pipeline:
 
         gen = self.generator
         t1 = time.perf_counter()  # after loading the model: timings cover answering only
-        messages = prompts.build_messages(question, passages, resolved.earlier_question)
+        messages = prompts.build_messages(resolved.standalone if not resolved.earlier_question
+                                          else question, passages, resolved.earlier_question)
         raw = gen.complete(messages, self.settings.max_tokens, on_token)
         usage = dict(gen.last_usage)
         warnings: list[str] = []
@@ -135,6 +140,18 @@ class Pipeline:
         for s in dropped:
             warnings.append(f"removed a sentence no passage supports: “{s.text[:80]}”")
         if not any(s.cites for s in kept):
+            # The model answered, but in words no passage supports (often a detail added
+            # from its own memory). Quote the source sentence closest to what it said, if
+            # one is close; otherwise withhold the answer.
+            claim = " ".join(s.text for s in claims)
+            closest = citations.closest_sentence(f"{claim} {question}", passages)
+            if (closest and closest[2] >= EXTRACTIVE_MIN_SHARE
+                    and _speakers_speak(question, passages[closest[0] - 1])):
+                n, sentence, _ = closest
+                warnings.append(f"answered with the words of passage [{n}] instead")
+                grounded = citations.ground(f"{sentence} [{n}]", passages)
+                return result(grounded.text, abstained=False, cites=grounded.citations,
+                              mode="extractive", warnings=warnings, usage=usage)
             return result(f"{prompts.ABSTAIN_TEXT} (The model's answer was not supported by the "
                           "retrieved passages, so it is withheld.)", abstained=True,
                           mode="abstained", warnings=warnings, usage=usage)
@@ -147,11 +164,21 @@ class Pipeline:
         """Fall back to the passage sentence that best matches the question."""
         cited = [n for n in citations.marker_numbers(raw) if 1 <= n <= len(passages)]
         n = cited[0] if cited else 1
+        if not _speakers_speak(question, passages[n - 1]):
+            warnings.append("the model gave no words twice")
+            return result(prompts.ABSTAIN_TEXT, abstained=True, mode="abstained",
+                          warnings=warnings, usage=usage)
         sentence = citations.best_sentence(passages[n - 1], question)
         warnings.append(f"the model gave no words twice; answered with a sentence of passage [{n}]")
         grounded = citations.ground(f"{sentence} [{n}]", passages)
         return result(grounded.text, abstained=False, cites=grounded.citations,
                       mode="extractive", warnings=warnings, usage=usage)
+
+
+def _speakers_speak(question: str, passage: Passage) -> bool:
+    """For "What did X say?": a passage quoted as the answer must show X speaking."""
+    return all(citations.shows_speaking(name, passage.chunk.text)
+               for name in citations.speakers(question))
 
 
 def _add_usage(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:

@@ -9,11 +9,10 @@ from .types import Passage
 ABSTAIN_TEXT = "The documents do not say."
 
 SYSTEM = (
-    "You answer questions using only the numbered sources you are given. "
-    "Use only facts the sources state; quote their words where you can. "
-    "End every sentence with the number of the source it comes from, like [1]. "
-    f'If the sources do not answer the question, reply exactly: "{ABSTAIN_TEXT}" '
-    "Answer in one to three sentences."
+    "You are a careful assistant. Read the numbered sources and answer the question from "
+    "them in one to three sentences, using the sources' own words. Put the source number in "
+    "brackets after each sentence, like [1]. "
+    f'If the answer is not in the sources, say "{ABSTAIN_TEXT}"'
 )
 
 RETRY = (

@@ -82,3 +82,34 @@ def test_render_keeps_closing_quote_after_marker():
     from rag.citations import CitedSentence
 
     assert render([CitedSentence("He said “no.”", (1,))]) == "He said “no [1].”"
+
+
+def test_repeated_sentences_collapse():
+    g = ground("Russia cannot leave Armenia [1]. Russia cannot leave Armenia [1]. "
+               "Russia cannot leave Armenia.", [PESKOV])
+    assert g.text == "Russia cannot leave Armenia [1]."
+
+
+KHURSHUDYAN = _p("“The Armenian side has always openly explained this. And Putin, of course, "
+                 "will not be arrested if he comes to Armenia.”")
+
+
+def test_attribution_needs_the_speaker_speaking():
+    from rag.citations import speakers
+
+    assert speakers("Putin said that he will not be arrested.") == {"Putin"}
+    assert speakers("According to Maria Zakharova, the rhetoric is rude.") == {"Zakharova"}
+    assert speakers("Russia cannot leave Armenia.") == set()
+    # Named in the passage, but not as the one speaking: unsupported.
+    assert support("Putin said that he will not be arrested if he comes to Armenia.",
+                   KHURSHUDYAN.chunk.text) == 0.0
+    assert support("Putin will not be arrested if he comes to Armenia.",
+                   KHURSHUDYAN.chunk.text) == 1.0
+    assert support("Peskov responded that Russia cannot leave Armenia.", PESKOV.chunk.text) == 1.0
+
+
+def test_inverted_attribution():
+    from rag.citations import speakers
+
+    assert speakers("Russia cannot leave Armenia, said Dmitry Peskov.") == {"Peskov"}
+    assert speakers("Peskov said Russia cannot leave Armenia.") == {"Peskov"}

@@ -112,8 +112,9 @@ def test_followup_uses_history(settings, embedder):
     assert "Rome Statute" in a.standalone_question
     assert any("Rome Statute" in x.chunk.text and "Zakharova" in x.chunk.text
                for x in a.passages)
-    assert "Earlier question: What did Simonyan say about the Rome Statute?" in (
-        gen.calls[0][-1]["content"])
+    # The model gets the rewritten, standalone question.
+    assert gen.calls[0][-1]["content"].endswith(
+        "Question: What did Zakharova say about the Rome Statute?")
 
 
 @pytest.mark.parametrize(("question", "match"), [("", "empty"), ("   \n ", "empty"),
@@ -123,3 +124,10 @@ def test_bad_questions(settings, embedder, question, match):
     with pytest.raises(InvalidQuestionError, match=match):
         p.ask(question)
     assert gen.calls == []
+
+
+def test_no_extractive_answer_puts_words_in_someones_mouth(settings, embedder):
+    # Putin is named in the article, but never speaks in it.
+    p, _ = make(settings, embedder, ["Putin said he will not be arrested if he comes to Armenia."])
+    a = p.ask("What did Putin say about the Rome Statute?")
+    assert a.abstained and not a.citations
