@@ -172,9 +172,7 @@ def ground(text: str, passages: Sequence[Passage]) -> Grounded:
                 if cites:
                     warnings.append(f"citation {_fmt(cites)} re-pointed to [{best}]: the cited "
                                     f"passage does not support “{_clip(s.text)}”")
-                else:
-                    warnings.append(f"added citation [{best}] to “{_clip(s.text)}”")
-                cites = (best,)
+                cites = (best,)  # an uncited sentence gets the passage that supports it
         sentences.append(CitedSentence(s.text, cites))
     used = list(dict.fromkeys(n for s in sentences for n in s.cites))
     citations = [

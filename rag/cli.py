@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable
@@ -186,16 +187,19 @@ def _answer_and_show(p, question: str, history: list[Turn]) -> Answer:  # noqa: 
     raw = "".join(streamed).strip()
     if streamed:
         out.print()
-    from .citations import strip_markers
+    from .citations import split_cited
 
-    # Reprint only when the checks changed the words, not just where markers stand.
-    if not streamed or answer.abstained or strip_markers(answer.answer) != strip_markers(raw):
+    # Reprint when the checks changed the words or what each sentence cites.
+    def shape(text: str) -> list[tuple[str, tuple[int, ...]]]:
+        return [(s.text, s.cites) for s in split_cited(text)]
+
+    if not streamed or answer.abstained or shape(answer.answer) != shape(raw):
         if streamed:
             label = "abstained" if answer.abstained else f"checked answer ({answer.answer_mode})"
             out.print(f"[dim]→ {label}:[/dim]")
         out.print(answer.answer, markup=False, soft_wrap=True)
     for w in answer.warnings:
-        out.print(f"[yellow]note:[/yellow] {w}", highlight=False)
+        out.print(f"[yellow]note:[/yellow] {w}", highlight=False, soft_wrap=True)
     if answer.citations:
         out.print("\n[bold]Sources[/bold]")
         for c in answer.citations:
@@ -214,17 +218,20 @@ def _print_passage(out, n: int, x: Passage, support: tuple[int, int] | None) -> 
     head.append(x.title)
     head.append(f"  ({c.doc_id}, chars {c.start}-{c.end})", style="dim")
     out.print(head, soft_wrap=True)
+    def indented(s: str) -> str:
+        return re.sub(r"\n+", "\n    ", s)
+
     body = Text("    ")
     if support and c.start <= support[0] < support[1] <= c.end:
         lo, hi = support[0] - c.start, support[1] - c.start
-        body.append(c.text[:lo])
+        body.append(indented(c.text[:lo]))
         if out.is_terminal:
-            body.append(c.text[lo:hi], style="bold yellow")
+            body.append(indented(c.text[lo:hi]), style="bold yellow")
         else:
-            body.append("»" + c.text[lo:hi] + "«")
-        body.append(c.text[hi:])
+            body.append("»" + indented(c.text[lo:hi]) + "«")
+        body.append(indented(c.text[hi:]))
     else:
-        body.append(c.text)
+        body.append(indented(c.text))
     out.print(body, soft_wrap=True)
 
 
