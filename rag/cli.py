@@ -111,20 +111,14 @@ def cli() -> None:
 @click.option("--rebuild", is_flag=True, help="Re-embed every document, not only changed ones.")
 @_settings_options
 def index_cmd(path: str | None, rebuild: bool, **overrides: Any) -> None:
-    """Build or update the index of the documents folder (PATH, default documents/)."""
+    """Build or update the index of PATH (default: documents/).
+
+    Only new and changed documents are embedded; deleted ones are dropped.
+    """
     if path:
         overrides["documents_dir"] = path
     p = _pipeline(overrides)
-    if rebuild:
-        import shutil
-
-        from .index import CURRENT
-
-        current = p.settings.index_dir / CURRENT
-        if current.exists():
-            current.unlink()  # the old generation is removed once the new one is in place
-            shutil.rmtree(p.settings.index_dir / ".tmp-rebuild", ignore_errors=True)
-    changes = p.refresh_index()
+    changes = p.refresh_index(rebuild=rebuild)
     click.echo(changes.summary())
     for name, items in (("added", changes.added), ("updated", changes.updated),
                         ("removed", changes.removed)):
@@ -138,7 +132,7 @@ def index_cmd(path: str | None, rebuild: bool, **overrides: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the passages as JSON.")
 @_settings_options
 def search_cmd(query: str, as_json: bool, **overrides: Any) -> None:
-    """Show what retrieval finds for QUERY, with scores (no model is run)."""
+    """Show the passages retrieval finds for QUERY, with scores (no LLM)."""
     p = _pipeline(overrides, quiet=as_json)
     passages = p.search(query)
     if as_json:
@@ -162,7 +156,11 @@ def search_cmd(query: str, as_json: bool, **overrides: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (no streaming).")
 @_settings_options
 def ask_cmd(question: str, as_json: bool, **overrides: Any) -> None:
-    """Answer QUESTION from the documents, streaming the answer, then list the sources."""
+    """Answer QUESTION with cited passages.
+
+    The answer streams as it is generated; the cited sources follow, with the
+    supporting part marked.
+    """
     p = _pipeline(overrides, quiet=as_json)
     if as_json:
         answer = p.ask(question)
@@ -238,7 +236,10 @@ def _print_passage(out, n: int, x: Passage, support: tuple[int, int] | None) -> 
 @cli.command("chat")
 @_settings_options
 def chat_cmd(**overrides: Any) -> None:
-    """Chat in the terminal: follow-up questions, /sources for the last answer's passages."""
+    """Chat in the terminal, with follow-up questions.
+
+    /sources shows the last answer's passages, /clear starts over, Ctrl-D leaves.
+    """
     from rich.console import Console
 
     out = Console(highlight=False)

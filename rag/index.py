@@ -20,6 +20,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -228,8 +230,32 @@ class Changes:
                 f"({self.chunks_embedded} embedded this run).")
 
 
-def update_index(settings, embedder, reporter: Reporter = SILENT) -> tuple[Index, Changes]:  # noqa: ANN001
-    """Bring the index in line with the documents folder, embedding only what changed."""
+def update_index(settings, embedder, reporter: Reporter = SILENT,  # noqa: ANN001
+                 rebuild: bool = False) -> tuple[Index, Changes]:
+    """Bring the index in line with the documents folder, embedding only what changed.
+
+    With ``rebuild``, every document is embedded again; the old index stays live until
+    the new one replaces it. Concurrent runs on one folder take turns (a file lock).
+    """
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    with _locked(settings.index_dir / ".lock"):
+        return _update_index(settings, embedder, reporter, rebuild)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    import fcntl
+
+    with path.open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _update_index(settings, embedder, reporter: Reporter,  # noqa: ANN001
+                  rebuild: bool) -> tuple[Index, Changes]:
     folder: Path = settings.index_dir
     changes = Changes()
     sources, skipped = scan(settings.documents_dir)
@@ -242,6 +268,9 @@ def update_index(settings, embedder, reporter: Reporter = SILENT) -> tuple[Index
         pass
     except IndexCorruptError as e:
         changes.rebuilt_because = f"{e}; rebuilding it"
+    if old is not None and rebuild:
+        changes.rebuilt_because = "Rebuilding the index as asked"
+        old = None
     if old is not None:
         why = old.manifest.settings_mismatch(
             embedder.name, embedder.dimension, settings.chunk_size, settings.chunk_overlap)

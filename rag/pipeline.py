@@ -69,9 +69,10 @@ class Pipeline:
         assert self._index is not None
         return self._index
 
-    def refresh_index(self) -> Changes:
+    def refresh_index(self, rebuild: bool = False) -> Changes:
         """Build the index, or bring it up to date with the documents folder."""
-        self._index, self.last_changes = update_index(self.settings, self.embedder, self.reporter)
+        self._index, self.last_changes = update_index(self.settings, self.embedder,
+                                                      self.reporter, rebuild=rebuild)
         return self.last_changes
 
     def search(self, query: str, top_k: int | None = None) -> list[Passage]:

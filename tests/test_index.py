@@ -174,3 +174,33 @@ def test_killed_indexing_leaves_old_index_usable(settings, embedder, docs_dir, t
     assert changes.added == ["new.txt"]
     assert not list(settings.index_dir.glob(".tmp-*"))
     assert len(list(settings.index_dir.glob("gen-*"))) == 1
+
+
+def test_forced_rebuild_reembeds_and_replaces(settings, embedder):
+    old, _ = update_index(settings, embedder)
+    n = len(embedder.embedded)
+    index, changes = update_index(settings, embedder, rebuild=True)
+    assert changes.rebuilt_because and len(embedder.embedded) == 2 * n
+    assert index.path != old.path and Index.load(settings.index_dir).path == index.path
+
+
+def test_concurrent_updates_take_turns(settings, docs_dir):
+    import threading
+
+    started = threading.Event()
+
+    class Slow(HashEmbedder):
+        def embed_batch(self, texts):
+            started.set()
+            time.sleep(0.5)
+            return super().embed_batch(texts)
+
+    results = {}
+    a = threading.Thread(target=lambda: results.setdefault("a", update_index(settings, Slow())))
+    a.start()
+    started.wait(10)
+    second = HashEmbedder()
+    _, changes_b = update_index(settings, second)  # waits for the first run, then reuses it
+    a.join()
+    assert results["a"][1].added and not changes_b.changed and second.embedded == []
+    assert len(list(settings.index_dir.glob("gen-*"))) == 1
