@@ -145,3 +145,27 @@ def test_cli_search_shows_scores(qwen, workdir):
     assert r.returncode == 0, r.stderr
     first = r.stdout.split("[2]")[0]
     assert "140 square kilometers" in first and "score" in first and "bm25" in first
+
+
+def test_cli_rebuilds_a_damaged_index_and_says_so(qwen, workdir, tmp_path):
+    from rag.index import CURRENT
+
+    gen = workdir / "index" / (workdir / "index" / CURRENT).read_text().strip()
+    chunks = (gen / "chunks.jsonl").read_text().splitlines()
+    (gen / "chunks.jsonl").write_text("\n".join(chunks[: len(chunks) // 2]))  # half-written
+    r = rag_cli("search", "Peskov", workdir=workdir)
+    assert r.returncode == 0, r.stderr
+    assert "damaged" in r.stderr and "rebuilding" in r.stderr
+    assert "Peskov" in r.stdout
+    assert len(Index.load(workdir / "index")) == len(chunks)
+
+
+def test_any_local_sentence_transformers_folder(qwen, workdir, tmp_path):
+    from rag.embedding import resolve_embedding_model
+
+    folder, _ = resolve_embedding_model("all-minilm-l6-v2", qwen.settings.cache_dir)
+    s = Settings(documents_dir=workdir / "documents", index_dir=tmp_path / "index",
+                 embedding_model=str(folder))
+    p = Pipeline(s)
+    assert p.index.manifest.embedding_model == str(folder.resolve())
+    assert "Peskov" in p.search("What did Peskov say?")[0].chunk.text
