@@ -185,13 +185,18 @@ def _answer_and_show(p, question: str, history: list[Turn]) -> Answer:  # noqa: 
     raw = "".join(streamed).strip()
     if streamed:
         out.print()
-    from .citations import split_cited
+    from .citations import split_cited, strip_markers
 
     # Reprint when the checks changed the words or what each sentence cites.
     def shape(text: str) -> list[tuple[str, tuple[int, ...]]]:
         return [(s.text, s.cites) for s in split_cited(text)]
 
-    if not streamed or answer.abstained or shape(answer.answer) != shape(raw):
+    final = shape(answer.answer)
+    same_words = strip_markers(answer.answer) == strip_markers(raw)
+    if streamed and same_words and not answer.abstained and len({c for _, c in final}) == 1:
+        if final != shape(raw):  # the model left the markers out: say where they go
+            out.print(f"[dim]→ cited: {''.join(f'[{n}]' for n in final[0][1])}[/dim]")
+    elif not streamed or answer.abstained or final != shape(raw):
         if streamed:
             label = "abstained" if answer.abstained else f"checked answer ({answer.answer_mode})"
             out.print(f"[dim]→ {label}:[/dim]")
