@@ -9,6 +9,7 @@ Tokens cross from the worker thread to the request through an asyncio queue.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -75,12 +76,16 @@ class AnswerEngine:
         assert answer is not None
         return answer
 
-    async def stream(self, question: str, history: Sequence[Turn] = (),
-                     top_k: int | None = None) -> AsyncIterator[Token | Answer]:
-        """Tokens as they are generated, then the Answer. Closing the iterator cancels."""
+    def check_capacity(self) -> None:
+        """Raise BusyError now if a new request could not even wait for the model."""
         if self._admitted >= 1 + self.max_waiting:
             self.stats["rejected"] += 1
             raise BusyError(self.retry_after_s)
+
+    async def stream(self, question: str, history: Sequence[Turn] = (),
+                     top_k: int | None = None) -> AsyncIterator[Token | Answer]:
+        """Tokens as they are generated, then the Answer. Closing the iterator cancels."""
+        self.check_capacity()
         self._admitted += 1
         deadline = time.monotonic() + self.timeout_s
         try:
@@ -92,8 +97,11 @@ class AnswerEngine:
                     f"Waited {self.timeout_s:.0f} s for the model without getting a turn; "
                     "retry later") from None
             try:
-                async for event in self._run(question, history, top_k, deadline):
-                    yield event
+                # aclosing: closing this stream must close (and so cancel) the inner one now.
+                async with contextlib.aclosing(self._run(question, history, top_k,
+                                                         deadline)) as events:
+                    async for event in events:
+                        yield event
             finally:
                 self.slot.release()
         finally:
@@ -142,10 +150,8 @@ class AnswerEngine:
                 if not future.done():
                     self.stats["cancelled"] += 1
                 # The model is free only once the worker has stopped.
-                try:
+                with contextlib.suppress(_Cancelled, Exception):  # reported elsewhere, or moot
                     await asyncio.shield(future)
-                except (_Cancelled, Exception):  # noqa: BLE001 - already reported or moot
-                    pass
 
     async def search(self, query: str, top_k: int | None = None) -> list[Passage]:
         """Retrieval only: no model slot needed."""

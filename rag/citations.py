@@ -100,7 +100,8 @@ def split_cited(text: str) -> list[CitedSentence]:
             # A sentence of markers only: attach them to the previous sentence.
             if out:
                 prev = out[-1]
-                out[-1] = CitedSentence(prev.text, prev.cites + tuple(marker_numbers(raw)))
+                cites = tuple(dict.fromkeys(prev.cites + tuple(marker_numbers(raw))))
+                out[-1] = CitedSentence(prev.text, cites)
             continue
         out.append(CitedSentence(body, tuple(dict.fromkeys(marker_numbers(raw)))))
     # "A. B. [1]": markers at the end of a run of sentences cite the whole run.

@@ -287,6 +287,28 @@ def chat_cmd(**overrides: Any) -> None:
         history += [Turn("user", q), Turn("assistant", last.answer)]
 
 
+@cli.command("serve")
+@click.option("--host", default=None, help="Address to listen on [env RAG_HOST; 127.0.0.1].")
+@click.option("--port", default=None, type=int, help="Port [env RAG_PORT; 8000].")
+@_settings_options
+def serve_cmd(**overrides: Any) -> None:
+    """Serve the HTTP API and the web chat page.
+
+    POST /chat, POST /v1/chat/completions (OpenAI-compatible), POST /search,
+    GET/POST/DELETE /documents, GET /health, GET /ready; the page is at /.
+    """
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _make_settings(overrides)
+    app = create_app(settings)
+    click.echo(f"Serving on http://{settings.host}:{settings.port}/ (loading the model and "
+               "index; GET /ready says when they are loaded)", err=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
+                timeout_graceful_shutdown=5)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user mistakes become one line on stderr and a non-zero exit."""
     logging.basicConfig(level=logging.WARNING, format="%(message)s")

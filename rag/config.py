@@ -65,6 +65,25 @@ class Settings(BaseSettings):
     history_turns: int = Field(
         4, ge=0, le=50, description="Earlier messages used to resolve a follow-up question."
     )
+    # --- HTTP API (rag serve) ---
+    host: str = Field("127.0.0.1", description="Address the HTTP server listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the HTTP server listens on.")
+    api_key: str | None = Field(
+        None, description="If set, every route but /health needs 'Authorization: Bearer KEY'."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed to call the API from a browser."
+    )
+    max_waiting: int = Field(
+        8, ge=0, le=1000, description="Requests that may wait for the model; more get 429."
+    )
+    request_timeout_s: float = Field(
+        120.0, gt=0, le=3600, description="Longest an answer may take, waiting included."
+    )
+    max_upload_bytes: int = Field(
+        10_000_000, ge=1000, le=1_000_000_000, description="Largest document upload accepted."
+    )
+    max_messages: int = Field(50, ge=1, le=1000, description="Most messages in one chat request.")
 
     def with_overrides(self, **overrides: object) -> Settings:
         """A copy with the given fields replaced; None values are ignored (unset CLI flags)."""

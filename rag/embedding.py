@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -83,10 +84,17 @@ class SentenceTransformerEmbedder(Embedder):
             ) from e
         self.name = name or str(path)
         self.batch_size = batch_size
+        # The HTTP server embeds queries and uploads from several threads; the fast
+        # tokenizer is not safe to share across threads ("Already borrowed").
+        self._lock = threading.Lock()
         # Measured, not looked up: the accessor's name changed across library versions.
         self.dimension = int(self.embed_batch(["dimension probe"]).shape[1])
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            return self._encode(texts)
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
         return self.model.encode(
             list(texts),
             batch_size=self.batch_size,

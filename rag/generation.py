@@ -29,10 +29,15 @@ class Generator(ABC):
                  on_token: Callable[[str], None] | None = None) -> str:
         """The whole answer, calling ``on_token`` with each piece as it arrives."""
         pieces = []
-        for piece in self.stream(messages, max_tokens):
-            pieces.append(piece)
-            if on_token:
-                on_token(piece)
+        stream = self.stream(messages, max_tokens)
+        try:
+            for piece in stream:
+                pieces.append(piece)
+                if on_token:
+                    on_token(piece)  # may raise to stop generation
+        finally:
+            # Close now, not when the traceback is freed: the stream holds the model lock.
+            stream.close()
         return "".join(pieces)
 
 

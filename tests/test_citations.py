@@ -113,3 +113,8 @@ def test_inverted_attribution():
 
     assert speakers("Russia cannot leave Armenia, said Dmitry Peskov.") == {"Peskov"}
     assert speakers("Peskov said Russia cannot leave Armenia.") == {"Peskov"}
+
+
+def test_marker_after_closing_quote_is_not_doubled():
+    s = split_cited('He said it is "on the verge of rudeness [2]." [2]')
+    assert [x.cites for x in s] == [(2,)]

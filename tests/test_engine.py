@@ -1,0 +1,116 @@
+"""The model slot: one answer at a time, a bounded queue, time limits, cancellation."""
+
+import asyncio
+import time
+
+import pytest
+
+from api.engine import AnswerEngine, AnswerTimeoutError, BusyError, Token
+from rag.pipeline import Pipeline
+from rag.types import Answer
+
+from .conftest import ScriptedGenerator
+
+ANSWER = "Peskov said that Russia cannot leave Armenia [1]. " * 3
+
+
+class SlowGenerator(ScriptedGenerator):
+    """Yields a word every ``delay`` seconds; records how many it produced."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__([])
+        self.delay = delay
+        self.produced = 0
+        self.active = 0
+        self.max_active = 0
+
+    def stream(self, messages, max_tokens=256):  # noqa: ANN001
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
+        try:
+            for word in ANSWER.split(" "):
+                time.sleep(self.delay)
+                self.produced += 1
+                yield word + " "
+        finally:
+            self.active -= 1
+
+
+@pytest.fixture
+def pipeline(settings, embedder):
+    p = Pipeline(settings, embedder=embedder, generator=SlowGenerator(0.01))
+    p.index  # noqa: B018
+    return p
+
+
+def test_one_answer_at_a_time_and_queue_bound(pipeline):
+    engine = AnswerEngine(pipeline, max_waiting=2, timeout_s=30)
+
+    async def main():
+        async def one():
+            try:
+                return await engine.ask("What did Peskov say?")
+            except BusyError as e:
+                return e
+
+        return await asyncio.gather(*(one() for _ in range(5)))
+
+    results = asyncio.run(main())
+    answers = [r for r in results if isinstance(r, Answer)]
+    busy = [r for r in results if isinstance(r, BusyError)]
+    assert len(answers) == 3 and len(busy) == 2  # 1 answering + 2 waiting; the rest 429
+    assert all("cannot leave Armenia" in a.answer for a in answers)
+    assert pipeline.generator.max_active == 1
+    assert engine.busy == 0 and engine.stats["rejected"] == 2 and engine.stats["answered"] == 3
+    assert busy[0].retry_after > 0
+
+
+def test_tokens_stream_then_answer(pipeline):
+    engine = AnswerEngine(pipeline)
+
+    async def main():
+        return [e async for e in engine.stream("What did Peskov say?")]
+
+    events = asyncio.run(main())
+    assert isinstance(events[-1], Answer)
+    tokens = [e for e in events if isinstance(e, Token)]
+    assert len(tokens) == len(ANSWER.split(" "))
+
+
+def test_time_limit_stops_generation_and_frees_the_model(settings, embedder):
+    gen = SlowGenerator(0.05)
+    p = Pipeline(settings, embedder=embedder, generator=gen)
+    p.index  # noqa: B018
+    engine = AnswerEngine(p, timeout_s=0.3)
+
+    async def main():
+        with pytest.raises(AnswerTimeoutError, match="longer than"):
+            await engine.ask("What did Peskov say?")
+        produced = gen.produced
+        assert produced < len(ANSWER.split(" "))  # stopped early
+        await asyncio.sleep(0.2)
+        assert gen.produced <= produced + 1 and gen.active == 0
+        gen.delay = 0.0
+        return await engine.ask("What did Peskov say?")  # the slot was released
+
+    assert not asyncio.run(main()).abstained
+    assert engine.stats["timed_out"] == 1
+
+
+def test_closing_the_stream_cancels_generation(settings, embedder):
+    gen = SlowGenerator(0.05)
+    p = Pipeline(settings, embedder=embedder, generator=gen)
+    p.index  # noqa: B018
+    engine = AnswerEngine(p)
+
+    async def main():
+        stream = engine.stream("What did Peskov say?")
+        first = await stream.__anext__()
+        assert isinstance(first, Token)
+        await stream.aclose()  # what a client disconnect does
+        assert gen.active == 0 and engine.busy == 0
+        return gen.produced
+
+    produced = asyncio.run(main())
+    assert produced < len(ANSWER.split(" "))
+    assert engine.stats["cancelled"] == 1
