@@ -198,6 +198,8 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
                 async with contextlib.aclosing(
                         s.engine.stream(question, history, body.top_k)) as stream:
                     async for event in stream:
+                        if await request.is_disconnected():
+                            return  # closing the engine's stream frees the model
                         if isinstance(event, Token):
                             yield _sse("token", {"text": event.text})
                         else:
@@ -247,6 +249,8 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
                 async with contextlib.aclosing(
                         s.engine.stream(question, history, body.top_k)) as stream:
                     async for event in stream:
+                        if await request.is_disconnected():
+                            return  # closing the engine's stream frees the model
                         if isinstance(event, Token):
                             streamed = True
                             yield chunk({"content": event.text})

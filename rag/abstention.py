@@ -41,7 +41,8 @@ def check_evidence(question: str, passages: Sequence[Passage]) -> EvidenceCheck:
     if not passages:
         return EvidenceCheck(True)
     present = {stem(w) for p in passages for w in words(p.chunk.text)}
-    missing = tuple(t for t in key_terms(question) if term_key(t) not in present)
+    missing = tuple(t for t in key_terms(question, skip_first=True)
+                    if term_key(t) not in present)
     return EvidenceCheck(bool(missing), missing)
 
 

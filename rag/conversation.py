@@ -37,11 +37,11 @@ class Resolved:
 def is_followup(question: str) -> bool:
     """A question that leans on earlier ones: 'And what did X say about it?'."""
     return bool(_CONTINUATION.match(question) or _ANAPHORA.search(question)
-                or (not key_terms(question) and len(content_terms(question)) <= 1))
+                or (not key_terms(question, skip_first=True) and len(content_terms(question)) <= 1))
 
 
 def _rewrite(question: str, previous: str) -> str | None:
-    names = key_terms(previous)
+    names = key_terms(previous, skip_first=True)
     topic_match = _TOPIC.search(previous)
     topic = topic_match.group(1) if topic_match else None
     if m := _WHAT_ABOUT.match(question):

@@ -63,12 +63,64 @@ class LlamaCppGenerator(Generator):
         self.n_ctx = n_ctx
         # One llama.cpp context is not thread-safe: one generation at a time.
         self.lock = threading.Lock()
+        self._prefixes: dict[str, list[int]] = {}
+
+    def _shared_prefix(self, messages: Messages) -> list[int]:
+        """The prompt tokens every question shares: the chat template up to the user's text.
+
+        Found by rendering the template for two different user messages and keeping the
+        common tokens. Empty when the model has no chat template.
+        """
+        system = messages[0]["content"] if messages and messages[0]["role"] == "system" else ""
+        if system not in self._prefixes:
+            tokens: list[int] = []
+            template = self.llm.metadata.get("tokenizer.chat_template")
+            if template:
+                from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+                model = self.llm._model
+                eos, bos = self.llm.token_eos(), self.llm.token_bos()
+                fmt = Jinja2ChatFormatter(
+                    template, eos_token=model.token_get_text(eos) if eos != -1 else "",
+                    bos_token=model.token_get_text(bos) if bos != -1 else "")
+                rendered = []
+                for probe in ("A", "B"):
+                    r = fmt(messages=[{"role": "system", "content": system},
+                                      {"role": "user", "content": probe}])
+                    rendered.append(self.llm.tokenize(r.prompt.encode(), special=True,
+                                                      add_bos=not r.added_special))
+                for a, b in zip(*rendered, strict=False):
+                    if a != b:
+                        break
+                    tokens.append(a)
+            self._prefixes[system] = tokens
+        return self._prefixes[system]
+
+    def _start_from_prefix(self, messages: Messages) -> None:
+        """Keep only the shared prefix in the KV cache before a new prompt.
+
+        llama-cpp-python reuses the longest prefix the new prompt shares with the last
+        one. Left alone, how much is reused depends on the previous question, and so do
+        the batch boundaries, and greedy decoding then gives different answers to the same
+        question. Cutting back to the fixed template prefix (evaluated once, alone) keeps
+        the saving of the system prompt and makes every answer reproducible.
+        """
+        prefix = self._shared_prefix(messages)
+        n = len(prefix)
+        if n == 0:
+            self.llm.reset()
+            return
+        if self.llm.n_tokens < n or list(self.llm.input_ids[:n]) != prefix:
+            self.llm.reset()
+            self.llm.eval(prefix)
+        self.llm.n_tokens = n
 
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode(), add_bos=False, special=True))
 
     def stream(self, messages: Messages, max_tokens: int = 256) -> Iterator[str]:
         with self.lock:
+            self._start_from_prefix(messages)
             completion = 0
             for chunk in self.llm.create_chat_completion(
                 messages=list(messages), stream=True, max_tokens=max_tokens,

@@ -61,14 +61,18 @@ def content_terms(text: str) -> list[str]:
     return [stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1 or w.isdigit()]
 
 
-def key_terms(question: str) -> list[str]:
+def key_terms(text: str, skip_first: bool = False) -> list[str]:
     """Names and numbers in a text, as written: the words an answer must be about.
 
     A capitalised word that is not a stopword or question word, or a number. These are the
     terms whose absence from every retrieved passage signals the documents cannot answer.
+    With ``skip_first``, the first word is not counted: a question's first word is
+    capitalised anyway ("Summarise ...", "Explain ...").
     """
     terms: list[str] = []
-    for m in re.finditer(r"[\w][\w'’\-.]*[\w]|\w", question):
+    for i, m in enumerate(re.finditer(r"[\w][\w'’\-.]*[\w]|\w", text)):
+        if skip_first and i == 0 and not m.group(0)[0].isdigit():
+            continue
         raw = re.sub(r"['’]s$", "", m.group(0))
         w = words(raw)
         if not w:

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -74,3 +82,53 @@ def settings(tmp_path: Path, docs_dir: Path) -> Settings:
 @pytest.fixture
 def embedder() -> HashEmbedder:
     return HashEmbedder()
+
+
+# --- a real `rag serve` on 127.0.0.1, shared by the server and browser tests -------------
+
+
+@dataclass
+class Server:
+    url: str
+    proc: subprocess.Popen
+    workdir: Path
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Iterator[Server]:
+    """The real pipeline (MiniLM, FAISS on disk, the default GGUF) behind uvicorn."""
+    work = tmp_path_factory.mktemp("server")
+    (work / "documents").mkdir()
+    shutil.copy(ARTICLE, work / "documents" / ARTICLE.name)
+    port = _free_port()
+    log = work / "server.log"
+    env = {**os.environ, "RAG_DOCUMENTS_DIR": str(work / "documents"),
+           "RAG_INDEX_DIR": str(work / "index"), "RAG_MAX_WAITING": "3",
+           "PYTHONPATH": str(ROOT)}
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)],
+                                env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 300
+    while True:
+        assert proc.poll() is None, log.read_text()
+        try:
+            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.time() < deadline, "server not ready in 300 s:\n" + log.read_text()
+        time.sleep(0.5)
+    yield Server(url, proc, work, log)
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()

@@ -169,3 +169,11 @@ def test_any_local_sentence_transformers_folder(qwen, workdir, tmp_path):
     p = Pipeline(s)
     assert p.index.manifest.embedding_model == str(folder.resolve())
     assert "Peskov" in p.search("What did Peskov say?")[0].chunk.text
+
+
+def test_same_question_same_answer_whatever_came_before(qwen):
+    first = qwen.ask("When does the Eagle Partner exercise start?")
+    qwen.ask("What did Zakharova say about the Lachin corridor?")
+    again = qwen.ask("When does the Eagle Partner exercise start?")
+    assert again.answer == first.answer
+    assert "September 11" in first.answer

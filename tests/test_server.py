@@ -1,0 +1,123 @@
+"""A real uvicorn server on 127.0.0.1 with the real pipeline, spoken to with httpx and the
+official openai client, and loaded with concurrent requests."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import httpx
+import pytest
+from openai import OpenAI
+
+pytestmark = pytest.mark.integration
+
+PESKOV_WORDS = ["absolutely integral part of this region", "Russia cannot leave Armenia",
+                "wariness"]
+
+
+def peskov_cited(d: dict) -> bool:
+    return any(w in c["text"] for c in d["citations"] for w in PESKOV_WORDS)
+
+
+def test_chat_over_http(server):
+    r = httpx.post(f"{server.url}/chat", timeout=120, json={
+        "messages": [{"role": "user", "content": "What did Peskov say?"}]})
+    assert r.status_code == 200
+    d = r.json()
+    assert not d["abstained"] and peskov_cited(d)
+    assert any(w.lower() in d["answer"].lower() for w in PESKOV_WORDS)
+
+
+def test_chat_streaming_over_http(server):
+    events = []
+    with httpx.stream("POST", f"{server.url}/chat", timeout=120, json={
+            "messages": [{"role": "user", "content": "What did Peskov say?"}],
+            "stream": True}) as r:
+        for line in r.iter_lines():
+            if line.startswith("event: "):
+                events.append(line[7:])
+            elif line.startswith("data: ") and events[-1] == "answer":
+                answer = json.loads(line[6:])
+    assert events.count("token") > 3 and events[-2:] == ["answer", "done"]
+    assert peskov_cited(answer)
+
+
+def test_openai_client(server):
+    client = OpenAI(base_url=f"{server.url}/v1", api_key="not-needed", timeout=120)
+    assert [m.id for m in client.models.list()] == ["qwen2.5-coder-1.5b"]
+    r = client.chat.completions.create(
+        model="qwen2.5-coder-1.5b",
+        messages=[{"role": "user", "content": "What did Peskov say?"}])
+    assert any(w.lower() in r.choices[0].message.content.lower() for w in PESKOV_WORDS)
+    assert peskov_cited(r.model_extra["rag"]) and r.model_extra["citations"]
+    stream = client.chat.completions.create(
+        model="qwen2.5-coder-1.5b", stream=True,
+        messages=[{"role": "user", "content": "When does the Eagle Partner exercise start?"}])
+    pieces, last = [], None
+    for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            pieces.append(chunk.choices[0].delta.content)
+        last = chunk
+    assert "September 11" in "".join(pieces)
+    assert last.choices[0].finish_reason == "stop"
+    assert any("September 11" in c["text"] for c in last.model_extra["citations"])
+
+
+def test_eight_concurrent_requests_never_5xx(server):
+    questions = ["What did Peskov say?", "What did Zakharova say about the Lachin corridor?",
+                 "When does the Eagle Partner exercise start?",
+                 "How much territory has Azerbaijan occupied since May 2021?"] * 2
+    results: list[tuple[str, int, dict, float]] = []
+
+    def one(q: str) -> None:
+        t = time.perf_counter()
+        r = httpx.post(f"{server.url}/chat", timeout=300,
+                       json={"messages": [{"role": "user", "content": q}]})
+        results.append((q, r.status_code, r.json(), time.perf_counter() - t))
+        if r.status_code == 429:
+            assert int(r.headers["retry-after"]) > 0
+
+    threads = [threading.Thread(target=one, args=(q,)) for q in questions]
+    for t in threads:
+        t.start()
+    # While the model is busy, the event loop still answers at once.
+    time.sleep(1.0)
+    t0 = time.perf_counter()
+    assert httpx.get(f"{server.url}/health", timeout=5).status_code == 200
+    health_s = time.perf_counter() - t0
+    for t in threads:
+        t.join(600)
+    statuses = sorted(code for _, code, _, _ in results)
+    assert len(results) == 8 and all(code in (200, 429) for code in statuses), statuses
+    assert statuses.count(200) >= 4  # one answering + three waiting (RAG_MAX_WAITING=3)
+    assert statuses.count(429) >= 1
+    expected = {"What did Peskov say?": PESKOV_WORDS,
+                "What did Zakharova say about the Lachin corridor?": ["rudeness"],
+                "When does the Eagle Partner exercise start?": ["September 11"],
+                "How much territory has Azerbaijan occupied since May 2021?": ["140"]}
+    for q, code, d, _ in results:
+        if code == 200:
+            assert not d["abstained"], (q, d["answer"])
+            assert any(w in c["text"] for c in d["citations"] for w in expected[q]), (q, d)
+    assert health_s < 0.5
+    ready = httpx.get(f"{server.url}/ready", timeout=5).json()
+    assert ready["busy"] == 0 and ready["stats"]["rejected"] >= 1
+    assert httpx.post(f"{server.url}/chat", timeout=120, json={
+        "messages": [{"role": "user", "content": "What did Peskov say?"}]}).status_code == 200
+
+
+def test_disconnect_cancels_generation(server):
+    before = httpx.get(f"{server.url}/ready").json()["stats"]["cancelled"]
+    with httpx.stream("POST", f"{server.url}/chat", timeout=120, json={
+            "messages": [{"role": "user", "content": "Summarise what Kochinyan said."}],
+            "stream": True}) as r:
+        for line in r.iter_lines():
+            if line == "event: token":
+                break  # hang up after the first token
+    deadline = time.time() + 30
+    while httpx.get(f"{server.url}/ready").json()["stats"]["cancelled"] == before:
+        assert time.time() < deadline, "generation was not cancelled"
+        time.sleep(0.2)
+    assert httpx.get(f"{server.url}/ready").json()["busy"] == 0
