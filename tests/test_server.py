@@ -121,3 +121,27 @@ def test_disconnect_cancels_generation(server):
         assert time.time() < deadline, "generation was not cancelled"
         time.sleep(0.2)
     assert httpx.get(f"{server.url}/ready").json()["busy"] == 0
+
+
+def test_readme_examples_work_as_written(server):
+    """The README's curl and openai examples, run against this server."""
+    import re
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## HTTP API and web page", 1)[1]
+    block = block[block.index("```sh\ncurl"):]
+    block = block[len("```sh\n"):block.index("\n```\n")]
+    script = block.replace("http://127.0.0.1:8000", server.url).replace(
+        ".venv/bin/python", sys.executable)
+    assert script.count("curl ") == 2 and "OpenAI(" in script
+    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=600,
+                       cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert out.startswith('{"question":"What did Peskov say?"')
+    assert "event: token" in out and "event: answer" in out and "event: done" in out
+    assert re.search(r"^\[\d\] jamnews-2023-09-07-armenia-russia\.txt \d+-\d+: ", out, re.M)
