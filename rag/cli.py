@@ -287,6 +287,77 @@ def chat_cmd(**overrides: Any) -> None:
         history += [Turn("user", q), Turn("assistant", last.answer)]
 
 
+@cli.command("eval")
+@click.argument("gold", required=False, type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", default="eval-report", show_default=True,
+              type=click.Path(file_okay=False), help="Where report.json/.md and metrics.png go.")
+@click.option("--compare", "compare", multiple=True, metavar="[NAME:]KEY=VALUE[,KEY=VALUE]",
+              help="Also run a configuration with these settings (repeatable), e.g. "
+                   "--compare retrieval_mode=bm25 --compare small:model=smollm2-135m.")
+@click.option("--baseline/--no-baseline", default=True, show_default=True,
+              help="Run the current settings as the first configuration.")
+@click.option("--limit", type=int, default=None, help="Only the first N gold questions.")
+@_settings_options
+def eval_cmd(gold: str | None, out_dir: str, compare: tuple[str, ...], baseline: bool,
+             limit: int | None, **overrides: Any) -> None:
+    """Score answers against gold answers (default: the shipped gold set).
+
+    Retrieval (hit@k, MRR, evidence recall), answers (exact match, token F1, contained),
+    citations (ALCE recall and precision), abstention and latency. Writes report.json,
+    report.md and metrics.png to --out and prints a table.
+    """
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from rich.table import Table
+
+    from . import eval as ev
+
+    gold_path = Path(gold) if gold else ev.DEFAULT_GOLD
+    items = ev.load_gold(gold_path)[:limit] if limit else ev.load_gold(gold_path)
+    configs = ([ev.Config("default")] if baseline else []) + [ev.parse_config(c)
+                                                            for c in compare]
+    if not configs:
+        raise RagError("Nothing to run: drop --no-baseline or add --compare KEY=VALUE")
+    settings = _make_settings(overrides)
+    err = Console(stderr=True, highlight=False)
+    progress = Progress("[progress.description]{task.description}", BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(), "{task.fields[last]}",
+                        console=err)
+
+    def factory(config, total):  # noqa: ANN001, ANN202
+        task = progress.add_task(config.name, total=total, last="")
+
+        def step(result) -> None:  # noqa: ANN001
+            mark = "ok" if not result.failure else "✗ " + result.id
+            progress.update(task, advance=1, last=mark)
+
+        return step
+
+    with progress:
+        runs = ev.evaluate(settings, items, configs, factory)
+    command = "rag eval " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["eval"] else "rag eval"
+    paths = ev.write_reports(runs, Path(out_dir), gold_path, command)
+
+    out = Console(highlight=False)
+    table = Table(title=f"{gold_path.name}: {len(items)} questions")
+    table.add_column("configuration")
+    for _, header, _ in ev.TABLE_COLUMNS:
+        table.add_column(header, justify="right")
+    for r in runs:
+        table.add_row(r["name"], *(ev.fmt(r["aggregate"].get(k), kind)
+                                   for k, _, kind in ev.TABLE_COLUMNS))
+    out.print(table)
+    for key, target, value, ok in ev.target_check(runs[0]["aggregate"]):
+        out.print(f"{'✓' if ok else '✗'} {key}: {ev.fmt(value, 'pct')} "
+                  f"(target {ev.fmt(target, 'pct')})")
+    failures = runs[0]["aggregate"]["failures"]
+    for why, count in sorted(failures.items(), key=lambda kv: -kv[1]):
+        out.print(f"  {count} × {why}")
+    out.print(f"Reports: {', '.join(str(p) for p in paths)}")
+
+
 @cli.command("serve")
 @click.option("--host", default=None, help="Address to listen on [env RAG_HOST; 127.0.0.1].")
 @click.option("--port", default=None, type=int, help="Port [env RAG_PORT; 8000].")
