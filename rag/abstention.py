@@ -8,10 +8,11 @@ retrieved passage contains means the documents cannot answer it.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .text import key_terms, stem, term_key, words
+from .citations import speakers
+from .text import key_terms, term_key, word_keys
 from .types import Passage
 
 _MODEL_ABSTAINS = re.compile(
@@ -28,22 +29,36 @@ _MODEL_ABSTAINS = re.compile(
 class EvidenceCheck:
     abstain: bool
     missing: tuple[str, ...] = ()
+    silent: tuple[str, ...] = ()  # asked what they said, but they say nothing in the documents
 
     @property
     def reason(self) -> str:
+        if self.silent:
+            return "the documents report nothing said by " + ", ".join(self.silent)
         if not self.missing:
             return "no passage was retrieved"
-        return "no passage mentions " + ", ".join(self.missing)
+        return "the documents never mention " + ", ".join(self.missing)
 
 
-def check_evidence(question: str, passages: Sequence[Passage]) -> EvidenceCheck:
-    """Abstain when there are no passages or a name/number of the question is in none."""
+def check_evidence(question: str, passages: Sequence[Passage], corpus_words: set[str],
+                   speaks: Callable[[str], bool]) -> EvidenceCheck:
+    """Abstain before generation when the documents cannot hold the answer.
+
+    - a name or number of the question that neither the retrieved passages nor any other
+      part of the documents contain ("What did Macron say?"); a term that is in the
+      documents but not in the passages is left to the model (retrieval may have missed);
+    - "What did X say?" when X speaks nowhere in the documents (``speaks(X)`` is False).
+    """
     if not passages:
         return EvidenceCheck(True)
-    present = {stem(w) for p in passages for w in words(p.chunk.text)}
+    present = set().union(*(word_keys(p.chunk.text) for p in passages)) | corpus_words
+    # "Russian-led": one part in the documents is enough.
     missing = tuple(t for t in key_terms(question, skip_first=True)
-                    if term_key(t) not in present)
-    return EvidenceCheck(bool(missing), missing)
+                    if not any(term_key(part) in present for part in t.split("-") if part))
+    if missing:
+        return EvidenceCheck(True, missing)
+    silent = tuple(sorted(n for n in speakers(question) if not speaks(n)))
+    return EvidenceCheck(bool(silent), silent=silent)
 
 
 def model_abstained(answer: str) -> bool:

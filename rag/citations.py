@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .chunking import sentence_spans
-from .text import STOPWORDS, content_terms, key_terms, stem, term_key, words
+from .text import STOPWORDS, content_terms, key_terms, term_key, word_keys, words
 from .types import Citation, Passage
 
 _MARKER = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]",
@@ -29,13 +29,16 @@ _SPEECH = (r"(?:said|says|say|stated|states|told|tells|announced|responded|repli
            r"commented|claimed|argued|warned|stressed|cites|calls|called|reminds|reminded|"
            r"asked|urged|insisted|described|suggested|spoke|mentioned)")
 _NAME = r"([A-Z][\w’'-]+)"
-# "Peskov said", "Peskov also said", "Kochinyan does not believe"
-_SPEAKER_BEFORE = re.compile(rf"{_NAME}(?:\s+[a-z]+){{0,2}}?\s+{_SPEECH}\b")
+# "Peskov said", "Peskov also said", "Kochinyan does not believe"; not "Armenian prime
+# minister declared" (the name is an adjective there) nor "Azerbaijan is to say".
+_BETWEEN = (r"(?:also|again|then|further|later|once|has|had|have|did|does|do|not|never|"
+            r"just|already|openly|publicly|recently|previously|repeatedly|reportedly)")
+_SPEAKER_BEFORE = re.compile(rf"{_NAME}(?:\s+{_BETWEEN}){{0,2}}\s+{_SPEECH}\b")
 # "according to Maria Zakharova", "..., said Peskov."
 _FULL_NAME = r"([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*)"
 _SPEAKER_AFTER = re.compile(
     rf"\b[Aa]ccording to\s+(?:[a-z]+\s+){{0,3}}{_FULL_NAME}"
-    rf"|\b(?:said|says)\s+(?:[a-z]+\s+){{0,3}}{_FULL_NAME}\s*(?:[.,;!?]|$)")
+    rf"|,[”\"’']?\s*(?:said|says)\s+(?:[a-z]+\s+){{0,3}}{_FULL_NAME}\s*(?:[.,;!?]|$)")
 
 
 def speakers(sentence: str) -> set[str]:
@@ -43,7 +46,7 @@ def speakers(sentence: str) -> set[str]:
     names = {m.group(1) for m in _SPEAKER_BEFORE.finditer(sentence)}
     names |= {(m.group(1) or m.group(2)).split()[-1] for m in _SPEAKER_AFTER.finditer(sentence)}
     keys = {term_key(t) for t in key_terms(sentence)}
-    return {n for n in names if term_key(n) in keys}
+    return {re.sub(r"['’]s$", "", n) for n in names if term_key(n) in keys}
 
 
 def shows_speaking(name: str, text: str) -> bool:
@@ -54,7 +57,7 @@ def shows_speaking(name: str, text: str) -> bool:
         for i, tok in enumerate(tokens):
             if term_key(tok) != key:
                 continue
-            before, after = tokens[max(0, i - 3) : i], tokens[i + 1 : i + 13]
+            before, after = tokens[max(0, i - 5) : i], tokens[i + 1 : i + 13]
             if any(re.fullmatch(_SPEECH, w.lower()) for w in before + after) or ":" in after:
                 return True
     return False
@@ -89,9 +92,26 @@ def is_bare(text: str) -> bool:
     return len(words(strip_markers(text))) < 2
 
 
+# "According to [2], X" / "According to sources [1] and [2], X" / "As stated in source 1, X":
+# the citation is the marker; the phrase around it says nothing once the marker moves.
+_MARKS = r"(?:\[\d+\](?:\s*(?:,|and)\s*)?)+"
+_SOURCE_PREAMBLE = re.compile(
+    r"(^|(?<=[.!?]\s))(?:According to|As (?:stated|mentioned|noted|said) in|Based on|In)\s+"
+    r"(?:(?:the\s+)?(?:sources?|passages?|documents?|text|article)(?:\s+(\d+))?\s*"
+    rf"({_MARKS})?|({_MARKS}))\s*,\s*(\w[^.!?\n]*)")
+
+
+def _drop_preamble(m: re.Match) -> str:
+    numbers = re.findall(r"\d+", " ".join(g for g in m.group(2, 3, 4) if g))
+    rest = m.group(5)
+    marks = "".join(f"[{n}]" for n in numbers)
+    return m.group(1) + rest[:1].upper() + rest[1:] + (f" {marks}" if marks else "")
+
+
 def split_cited(text: str) -> list[CitedSentence]:
     """The answer's sentences, each with the source numbers it cites."""
-    text = _MARKERS_AFTER_STOP.sub(lambda m: m.group(2) + m.group(1), text.strip())
+    text = _SOURCE_PREAMBLE.sub(_drop_preamble, text.strip())
+    text = _MARKERS_AFTER_STOP.sub(lambda m: m.group(2) + m.group(1), text)
     out = []
     for lo, hi in sentence_spans(text):
         raw = text[lo:hi]
@@ -120,29 +140,45 @@ def _terms(text: str) -> set[str]:
     return set(content_terms(text))
 
 
-def support(sentence: str, passages_text: str) -> float:
+def passage_speakers(text: str) -> set[str]:
+    """Names a text presents as speaking ("Peskov said", "according to Zakharova")."""
+    return {term_key(n) for lo, hi in sentence_spans(text) for n in speakers(text[lo:hi])}
+
+
+def support(sentence: str, passages_text: str, question: str = "") -> float:
     """How well ``passages_text`` supports ``sentence``, from 0 to 1.
 
-    0 if a number or name of the sentence is missing from the passages; otherwise the
-    share of the sentence's content words found in them.
+    0 if a number or name of the sentence is missing from the passages, or if the sentence
+    has someone speak whom the passages do not show speaking; otherwise the share of the
+    sentence's content words found in them. The question counts as given: an answer may
+    restate it ("According to Pashinyan, ..." to "What did Pashinyan say ...?") as long as
+    the passages do not show someone else speaking.
     """
-    passage_words = {stem(w) for w in words(passages_text)}
-    if any(term_key(term) not in passage_words for term in key_terms(sentence)):
+    evidence = f"{passages_text}\n{question}"
+    evidence_words = word_keys(evidence)
+    if any(term_key(term) not in evidence_words for term in key_terms(sentence)):
         return 0.0
     # "X said ..." needs a passage where X speaks, not one that merely names X.
-    if any(not shows_speaking(name, passages_text) for name in speakers(sentence)):
+    asked = {term_key(n) for n in key_terms(question)} if question else set()
+    for name in speakers(sentence):
+        if shows_speaking(name, passages_text):
+            continue
+        others = passage_speakers(passages_text) - {term_key(name)}
+        if term_key(name) in asked and not others:
+            continue
         return 0.0
     terms = _terms(sentence)
     if not terms:
         return 0.0
-    return len(terms & _terms(passages_text)) / len(terms)
+    return len(terms & _terms(evidence)) / len(terms)
 
 
-def is_supported(sentence: str, passages: Sequence[Passage]) -> bool:
-    return support(sentence, "\n".join(p.chunk.text for p in passages)) >= SUPPORT_THRESHOLD
+def is_supported(sentence: str, passages: Sequence[Passage], question: str = "") -> bool:
+    text = "\n".join(p.chunk.text for p in passages)
+    return support(sentence, text, question) >= SUPPORT_THRESHOLD
 
 
-def ground(text: str, passages: Sequence[Passage]) -> Grounded:
+def ground(text: str, passages: Sequence[Passage], question: str = "") -> Grounded:
     """Check and repair the citations of a generated answer.
 
     - markers pointing at no passage are dropped (and reported);
@@ -165,8 +201,8 @@ def ground(text: str, passages: Sequence[Passage]) -> Grounded:
                             f"only {k} passages were given")
         cites = tuple(n for n in s.cites if 1 <= n <= k)
         cited_text = "\n".join(passages[n - 1].chunk.text for n in cites)
-        if not cites or support(s.text, cited_text) < SUPPORT_THRESHOLD:
-            best = _best_passage(s.text, passages)
+        if not cites or support(s.text, cited_text, question) < SUPPORT_THRESHOLD:
+            best = _best_passage(s.text, passages, question)
             if best is None:
                 cites = ()  # nothing supports it: no citation may vouch for it
             elif best not in cites:
@@ -196,8 +232,9 @@ def render(sentences: Sequence[CitedSentence]) -> str:
     return " ".join(parts)
 
 
-def _best_passage(sentence: str, passages: Sequence[Passage]) -> int | None:
-    scored = [(support(sentence, p.chunk.text), -i, i + 1) for i, p in enumerate(passages)]
+def _best_passage(sentence: str, passages: Sequence[Passage], question: str = "") -> int | None:
+    scored = [(support(sentence, p.chunk.text, question), -i, i + 1)
+              for i, p in enumerate(passages)]
     best = max(scored, default=None)
     if best is None or best[0] < SUPPORT_THRESHOLD:
         return None

@@ -341,6 +341,8 @@ def eval_cmd(gold: str | None, out_dir: str, compare: tuple[str, ...], baseline:
     paths = ev.write_reports(runs, Path(out_dir), gold_path, command)
 
     out = Console(highlight=False)
+    if not out.is_terminal:
+        out = Console(highlight=False, width=200)  # a pipe or file: don't squeeze the table
     table = Table(title=f"{gold_path.name}: {len(items)} questions")
     table.add_column("configuration")
     for _, header, _ in ev.TABLE_COLUMNS:

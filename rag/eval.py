@@ -134,11 +134,7 @@ def retrieval_scores(evidence: Sequence[str], passages: Sequence[str]) -> dict[s
 # --- citation metrics (ALCE, with a lexical support checker) ------------------------------------
 
 
-def _supported(sentence: str, texts: Sequence[str]) -> bool:
-    return bool(texts) and support(sentence, "\n".join(texts)) >= SUPPORT_THRESHOLD
-
-
-def citation_scores(answer: str, passages: Sequence[str]) -> dict[str, Any]:
+def citation_scores(answer: str, passages: Sequence[str], question: str = "") -> dict[str, Any]:
     """Citation recall and precision after ALCE (Gao et al., 2023).
 
     Recall: the share of answer sentences that their cited passages, together, support.
@@ -146,6 +142,9 @@ def citation_scores(answer: str, passages: Sequence[str]) -> dict[str, Any]:
     it does not support its sentence alone and the others support the sentence without it.
     Markers pointing at no passage count as citations that support nothing.
     """
+    def _supported(sentence: str, texts: Sequence[str]) -> bool:
+        return bool(texts) and support(sentence, "\n".join(texts), question) >= SUPPORT_THRESHOLD
+
     sentences = split_cited(answer)
     supported_sentences = 0
     relevant = total = 0
@@ -195,7 +194,8 @@ def score_answer(item: GoldItem, answer: dict[str, Any]) -> QuestionResult:
         scores["token_f1"] = token_f1(answer["answer"], item.answers)
         scores["answer_contains"] = answer_contains(answer["answer"], item.answers)
     if not answer["abstained"]:
-        scores.update(citation_scores(answer["answer"], passages))
+        asked = answer.get("standalone_question") or item.question
+        scores.update(citation_scores(answer["answer"], passages, asked))
     result = QuestionResult(
         id=item.id, question=item.question, unanswerable=item.unanswerable,
         answer=answer["answer"], abstained=answer["abstained"],

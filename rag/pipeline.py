@@ -12,6 +12,7 @@ from .errors import InvalidQuestionError
 from .index import Changes, Index, update_index
 from .progress import SILENT, Reporter
 from .retrieval import Retriever
+from .text import key_terms, stem, term_key, word_keys, words
 from .types import Answer, Citation, Passage, Turn
 
 # How much of the model's claim (and the question) a source sentence must share to be
@@ -75,6 +76,23 @@ class Pipeline:
                                                       self.reporter, rebuild=rebuild)
         return self.last_changes
 
+    def _corpus_words(self) -> set[str]:
+        """Every word of the indexed documents (stemmed), computed once per index."""
+        index = self.index
+        if "words" not in index._cache:
+            index._cache["words"] = set().union(*(word_keys(d.text)
+                                                  for d in index.documents.values()))
+        return index._cache["words"]
+
+    def _speaks_anywhere(self, name: str) -> bool:
+        """Whether some chunk of the documents shows ``name`` speaking."""
+        key = term_key(name)
+        cache = self.index._cache.setdefault("speaks", {})
+        if key not in cache:
+            cache[key] = any(citations.shows_speaking(name, c.text) for c in self.index.chunks
+                             if key in {stem(w) for w in words(c.text)})
+        return cache[key]
+
     def search(self, query: str, top_k: int | None = None) -> list[Passage]:
         query = validate_question(query, self.settings.max_question_chars)
         retriever = Retriever(self.index, self.embedder, self.settings.retrieval_mode,
@@ -106,15 +124,16 @@ class Pipeline:
                           standalone_question=resolved.standalone,
                           warnings=tuple(warnings), usage=usage or {})
 
-        evidence = abstention.check_evidence(question, passages)
+        evidence = abstention.check_evidence(question, passages, self._corpus_words(),
+                                             self._speaks_anywhere)
         if evidence.abstain:
             text = f"{prompts.ABSTAIN_TEXT} ({evidence.reason[:1].upper()}{evidence.reason[1:]}.)"
             return result(text, abstained=True, mode="abstained")
 
         gen = self.generator
         t1 = time.perf_counter()  # after loading the model: timings cover answering only
-        messages = prompts.build_messages(resolved.standalone if not resolved.earlier_question
-                                          else question, passages, resolved.earlier_question)
+        asked = resolved.standalone if not resolved.earlier_question else question
+        messages = prompts.build_messages(asked, passages, resolved.earlier_question)
         raw = gen.complete(messages, self.settings.max_tokens, on_token)
         usage = dict(gen.last_usage)
         warnings: list[str] = []
@@ -134,7 +153,7 @@ class Pipeline:
                   if not abstention.model_abstained(s.text)]
         if not claims:
             return result(prompts.ABSTAIN_TEXT, abstained=True, mode="abstained", usage=usage)
-        grounded = citations.ground(raw, passages)
+        grounded = citations.ground(raw, passages, asked)
         warnings.extend(grounded.warnings)
         kept = [s for s in grounded.sentences if s.cites or abstention.model_abstained(s.text)]
         dropped = [s for s in grounded.sentences if s not in kept]
@@ -147,7 +166,8 @@ class Pipeline:
             claim = " ".join(s.text for s in claims)
             closest = citations.closest_sentence(f"{claim} {question}", passages)
             if (closest and closest[2] >= EXTRACTIVE_MIN_SHARE
-                    and _speakers_speak(question, passages[closest[0] - 1])):
+                    and _speakers_speak(question, passages[closest[0] - 1])
+                    and _mentions_key_terms(question, closest[1])):
                 n, sentence, _ = closest
                 warnings.append(f"answered with the words of passage [{n}] instead")
                 grounded = citations.ground(f"{sentence} [{n}]", passages)
@@ -157,7 +177,7 @@ class Pipeline:
                           "retrieved passages, so it is withheld.)", abstained=True,
                           mode="abstained", warnings=warnings, usage=usage)
         if dropped:
-            grounded = citations.ground(citations.render(kept), passages)
+            grounded = citations.ground(citations.render(kept), passages, asked)
         return result(grounded.text, abstained=False, cites=grounded.citations, mode=mode,
                       warnings=warnings, usage=usage)
 
@@ -174,6 +194,16 @@ class Pipeline:
         grounded = citations.ground(f"{sentence} [{n}]", passages)
         return result(grounded.text, abstained=False, cites=grounded.citations,
                       mode="extractive", warnings=warnings, usage=usage)
+
+
+def _mentions_key_terms(question: str, sentence: str) -> bool:
+    """A quoted sentence must be about the question: all its numbers, half its names."""
+    have = word_keys(sentence)
+    terms = key_terms(question, skip_first=True)
+    numbers = [t for t in terms if t[0].isdigit()]
+    names = [t for t in terms if not t[0].isdigit()]
+    return (all(term_key(t) in have for t in numbers)
+            and 2 * sum(term_key(t) in have for t in names) >= len(names))
 
 
 def _speakers_speak(question: str, passage: Passage) -> bool:

@@ -83,6 +83,17 @@ def key_terms(text: str, skip_first: bool = False) -> list[str]:
     return list(dict.fromkeys(terms))
 
 
+def word_keys(text: str) -> set[str]:
+    """The stemmed words of a text, and the parts of its hyphenated words
+    ("Armenian-American" also gives "armenian" and "american")."""
+    keys = set()
+    for w in words(text):
+        keys.add(stem(w))
+        if "-" in w:
+            keys.update(stem(part) for part in w.split("-") if part)
+    return keys
+
+
 def term_key(term: str) -> str:
     """The form in which a key term is compared with the words of a passage."""
     w = words(term)

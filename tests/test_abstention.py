@@ -23,6 +23,14 @@ def test_key_terms(question, terms):
     assert key_terms(question) == terms
 
 
+CORPUS = {"peskov", "russia", "armenia", "putin", "march", "17", "lavrov", "simonyan",
+          "russian", "led", "rome", "statute"}
+
+
+def speaks(name: str) -> bool:
+    return name in {"Peskov", "Simonyan"}
+
+
 @pytest.mark.parametrize(("question", "abstain", "missing"), [
     ("What did Peskov say?", False, ()),
     ("What did Peskov’s office say about Armenia?", False, ()),
@@ -31,16 +39,26 @@ def test_key_terms(question, terms):
     ("What happened on March 17?", False, ()),
     ("Summarise what Peskov said.", False, ()),
     ("Explain the role of Peskov.", False, ()),
-    ("Macron said what about Armenia?", False, ()),  # a known blind spot: first word
+    ("Macron said what about Armenia?", True, ()),  # first word: caught as a silent speaker
+    # In the documents, though not in these passages: left to the model.
+    ("What did Simonyan say about Armenia?", False, ()),
+    ("Why is Armenia unhappy with the Russian-led bloc?", False, ()),
 ])
 def test_evidence_check(question, abstain, missing):
-    check = check_evidence(question, PASSAGES)
+    check = check_evidence(question, PASSAGES, CORPUS, speaks)
     assert check.abstain is abstain
     assert check.missing == missing
 
 
+@pytest.mark.parametrize("question", ["What did Putin say about the Rome Statute?",
+                                      "According to Lavrov, what happened?"])
+def test_asking_what_a_silent_person_said_abstains(question):
+    check = check_evidence(question, PASSAGES, CORPUS, speaks)
+    assert check.abstain and check.silent and "report nothing said by" in check.reason
+
+
 def test_no_passages_abstains():
-    assert check_evidence("What did Peskov say?", []).abstain
+    assert check_evidence("What did Peskov say?", [], CORPUS, speaks).abstain
 
 
 @pytest.mark.parametrize(("text", "abstained"), [
