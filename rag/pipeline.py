@@ -178,6 +178,10 @@ class Pipeline:
                           mode="abstained", warnings=warnings, usage=usage)
         if dropped:
             grounded = citations.ground(citations.render(kept), passages, asked)
+        if abstention.lacks_expected_number(question, grounded.text):
+            warnings.append("the question asks how many or how much; the answer has no number")
+            return result(f"{prompts.ABSTAIN_TEXT} (No passage gives that number.)",
+                          abstained=True, mode="abstained", warnings=warnings, usage=usage)
         return result(grounded.text, abstained=False, cites=grounded.citations, mode=mode,
                       warnings=warnings, usage=usage)
 

@@ -131,3 +131,16 @@ def test_no_extractive_answer_puts_words_in_someones_mouth(settings, embedder):
     p, _ = make(settings, embedder, ["Putin said he will not be arrested if he comes to Armenia."])
     a = p.ask("What did Putin say about the Rome Statute?")
     assert a.abstained and not a.citations
+
+
+def test_how_many_without_a_number_abstains(settings, embedder):
+    p, _ = make(settings, embedder, [
+        "The joint Armenian-American military exercise will start in Armenia on September 11 "
+        "and last for 10 days [1]."])
+    a = p.ask("How many American soldiers will take part in the Eagle Partner exercise?")
+    # "10 days" and "11" are numbers: the answer stands (the check is about type, not truth).
+    assert not a.abstained
+    p, _ = make(settings, embedder, ["The joint Armenian-American military exercise will "
+                                     "start in Armenia [1]."])
+    a = p.ask("How many American soldiers will take part in the Eagle Partner exercise?")
+    assert a.abstained and not a.citations
