@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .chunking import sentence_spans
-from .text import STOPWORDS, content_terms, key_terms, term_key, word_keys, words
+from .text import content_terms, key_terms, term_key, word_keys, words
 from .types import Citation, Passage
 
 _MARKER = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]",
@@ -295,5 +295,3 @@ def _fmt(cites: Sequence[int]) -> str:
 def _clip(text: str, n: int = 60) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
-
-__all__ = ["STOPWORDS", "Grounded", "ground", "is_bare", "split_cited", "support"]

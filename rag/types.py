@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -109,6 +109,3 @@ class Answer:
             "usage": dict(self.usage),
         }
 
-
-def chunk_to_dict(chunk: Chunk) -> dict[str, Any]:
-    return asdict(chunk)

@@ -89,9 +89,6 @@ def test_damaged_index_is_detected_and_rebuilt(settings, embedder, damage):
         Index.load(settings.index_dir)
     notes = []
 
-    class Notes(HashEmbedder):
-        pass
-
     from rag.progress import Reporter
 
     class R(Reporter):
