@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
 
     @app.exception_handler(errors.RagError)
     async def rag_error(request: Request, exc: errors.RagError) -> JSONResponse:
-        status = next(code for kind, code in STATUS if isinstance(exc, kind))
+        status = _status(exc)
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, BusyError) else None
         if isinstance(exc, NotReadyError):
             headers = {"Retry-After": "5"}
@@ -195,19 +195,16 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
 
         async def events() -> AsyncIterator[str]:
             try:
-                async with contextlib.aclosing(
-                        s.engine.stream(question, history, body.top_k)) as stream:
+                async with contextlib.aclosing(_answer_events(
+                        request, s.engine, question, history, body.top_k)) as stream:
                     async for event in stream:
-                        if await request.is_disconnected():
-                            return  # closing the engine's stream frees the model
                         if isinstance(event, Token):
                             yield _sse("token", {"text": event.text})
                         else:
                             yield _sse("answer", event.to_dict())
                 yield _sse("done", {})
             except errors.RagError as e:
-                status = next(code for kind, code in STATUS if isinstance(e, kind))
-                yield _sse("error", {"detail": str(e), "status": status})
+                yield _sse("error", {"detail": str(e), "status": _status(e)})
 
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache",
@@ -246,11 +243,9 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
             yield chunk({"role": "assistant", "content": ""})
             streamed = False
             try:
-                async with contextlib.aclosing(
-                        s.engine.stream(question, history, body.top_k)) as stream:
+                async with contextlib.aclosing(_answer_events(
+                        request, s.engine, question, history, body.top_k)) as stream:
                     async for event in stream:
-                        if await request.is_disconnected():
-                            return  # closing the engine's stream frees the model
                         if isinstance(event, Token):
                             streamed = True
                             yield chunk({"content": event.text})
@@ -261,8 +256,8 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
                         yield chunk({}, "stop", citations=d["citations"], rag=d,
                                     usage=_usage(event))
             except errors.RagError as e:
-                status = next(code for kind, code in STATUS if isinstance(e, kind))
-                err = {"error": {"message": str(e), "type": type(e).__name__, "code": status}}
+                err = {"error": {"message": str(e), "type": type(e).__name__,
+                                 "code": _status(e)}}
                 yield f"data: {json.dumps(err)}\n\n"
             yield "data: [DONE]\n\n"
 
@@ -395,6 +390,20 @@ def _conversation(messages: list[tuple[str, str]], settings: Settings) -> tuple[
     question = validate_question(content, settings.max_question_chars)
     history = [Turn(r, c) for r, c in messages[:-1] if r in ("user", "assistant")]
     return question, history
+
+
+def _status(exc: errors.RagError) -> int:
+    return next(code for kind, code in STATUS if isinstance(exc, kind))
+
+
+async def _answer_events(request: Request, engine: AnswerEngine, question: str,
+                         history: list[Turn], top_k: int | None) -> AsyncIterator[Any]:
+    """The engine's tokens and answer, stopping (and freeing the model) on disconnect."""
+    async with contextlib.aclosing(engine.stream(question, history, top_k)) as stream:
+        async for event in stream:
+            if await request.is_disconnected():
+                return
+            yield event
 
 
 async def _unless_disconnected(request: Request, work: Awaitable[T]) -> T:
