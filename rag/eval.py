@@ -442,7 +442,7 @@ def _chart(runs: Sequence[dict[str, Any]], path: Path) -> None:
             ("citation_precision", "citation precision"),
             ("abstention_recall", "abstention recall"),
             ("false_abstention_rate", "false abstention")]
-    fig, ax = plt.subplots(figsize=(max(8, 1.6 * len(keys)), 4.5), dpi=110)
+    fig, ax = plt.subplots(figsize=(max(8, 1.6 * len(keys)) + 2.5, 4.5), dpi=110)
     width = 0.8 / len(runs)
     for i, r in enumerate(runs):
         vals = [100 * (r["aggregate"].get(k) or 0) for k, _ in keys]
@@ -458,7 +458,7 @@ def _chart(runs: Sequence[dict[str, Any]], path: Path) -> None:
     ax.set_ylim(0, 110)
     ax.set_ylabel("% of questions (dashed: target)")
     ax.set_title("rag eval: main metrics")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     tmp = path.with_suffix(".tmp.png")
     fig.savefig(tmp)
