@@ -277,9 +277,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     async def documents(s: State = Depends(ready)) -> dict[str, Any]:
         """The indexed documents: id, title, number of chunks."""
         index = s.pipeline.index
-        counts: dict[str, int] = {}
-        for c in index.chunks:
-            counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+        counts = index.chunk_counts()
         return {"documents": [
             {"id": d.doc_id, "title": d.title, "chunks": counts.get(d.doc_id, 0),
              "characters": len(d.text), "source_url": d.metadata.get("source_url")}
@@ -331,7 +329,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         index = s.pipeline.index
         doc = index.documents[name]
         return {"id": doc.doc_id, "title": doc.title,
-                "chunks": sum(1 for c in index.chunks if c.doc_id == name),
+                "chunks": index.chunk_counts()[name],
                 "changes": changes.summary()}
 
     @app.delete("/documents/{doc_id:path}", dependencies=guarded, tags=["documents"])

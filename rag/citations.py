@@ -259,12 +259,6 @@ def supporting_span(passage: Passage, claims: Sequence[str]) -> tuple[int, int]:
     return chunk.start + min(lo for lo, _ in picked), chunk.start + max(hi for _, hi in picked)
 
 
-def best_sentence(passage: Passage, question: str) -> str:
-    """The passage sentence that shares most content words with the question."""
-    lo, hi = supporting_span(passage, [question])
-    return passage.chunk.text[lo - passage.chunk.start : hi - passage.chunk.start]
-
-
 def closest_sentence(claim: str, passages: Sequence[Passage]) -> tuple[int, str, float] | None:
     """The passage sentence sharing most content words with ``claim``: (n, sentence, share).
 

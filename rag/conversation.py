@@ -33,6 +33,12 @@ class Resolved:
     retrieval_query: str  # what retrieval searches for
     earlier_question: str | None  # shown to the model when no rewrite was possible
 
+    @property
+    def prompt_question(self) -> str:
+        """The question the model is given: the rewrite, or (with the earlier question shown
+        beside it) the question as asked."""
+        return self.question if self.earlier_question else self.standalone
+
 
 def is_followup(question: str) -> bool:
     """A question that leans on earlier ones: 'And what did X say about it?'."""

@@ -81,6 +81,13 @@ class Index:
     def __len__(self) -> int:
         return len(self.chunks)
 
+    def chunk_counts(self) -> dict[str, int]:
+        """Number of chunks per document id."""
+        counts = dict.fromkeys(self.documents, 0)
+        for c in self.chunks:
+            counts[c.doc_id] += 1
+        return counts
+
     def title(self, doc_id: str) -> str:
         return self.documents[doc_id].title
 

@@ -12,7 +12,7 @@ from .errors import InvalidQuestionError
 from .index import Changes, Index, update_index
 from .progress import SILENT, Reporter
 from .retrieval import Retriever
-from .text import key_terms, stem, term_key, word_keys, words
+from .text import key_terms, term_key, word_keys
 from .types import Answer, Citation, Passage, Turn
 
 # How much of the model's claim (and the question) a source sentence must share to be
@@ -90,11 +90,14 @@ class Pipeline:
         cache = self.index._cache.setdefault("speaks", {})
         if key not in cache:
             cache[key] = any(citations.shows_speaking(name, c.text) for c in self.index.chunks
-                             if key in {stem(w) for w in words(c.text)})
+                             if key in word_keys(c.text))
         return cache[key]
 
     def search(self, query: str, top_k: int | None = None) -> list[Passage]:
-        query = validate_question(query, self.settings.max_question_chars)
+        """Retrieval only, for a query a user typed (validated like a question)."""
+        return self._retrieve(validate_question(query, self.settings.max_question_chars), top_k)
+
+    def _retrieve(self, query: str, top_k: int | None) -> list[Passage]:
         retriever = Retriever(self.index, self.embedder, self.settings.retrieval_mode,
                               self.settings.rrf_k)
         return retriever.search(query, top_k or self.settings.top_k)
@@ -108,7 +111,7 @@ class Pipeline:
         self.index  # noqa: B018 - load (or build) before timing: timings cover answering only
         t0 = time.perf_counter()
         resolved = resolve(question, history, self.settings.history_turns)
-        passages = self.search(resolved.retrieval_query, top_k)
+        passages = self._retrieve(resolved.retrieval_query, top_k)
         t1 = time.perf_counter()
         timings = {"retrieve_ms": (t1 - t0) * 1000}
 
@@ -132,7 +135,7 @@ class Pipeline:
 
         gen = self.generator
         t1 = time.perf_counter()  # after loading the model: timings cover answering only
-        asked = resolved.standalone if not resolved.earlier_question else question
+        asked = resolved.prompt_question
         messages = prompts.build_messages(asked, passages, resolved.earlier_question)
         raw = gen.complete(messages, self.settings.max_tokens, on_token)
         usage = dict(gen.last_usage)
@@ -147,7 +150,12 @@ class Pipeline:
             if not citations.is_bare(raw2):
                 raw, mode = raw2, "retried"
             else:
-                return self._extractive(question, passages, raw2 or raw, warnings, result, usage)
+                cited = [n for n in citations.marker_numbers(raw2 or raw)
+                         if 1 <= n <= len(passages)]
+                return self._quote_source(
+                    question, "", passages, cited[:1] or range(1, len(passages) + 1),
+                    "the model gave no words twice", "The model gave no answer.",
+                    warnings, result, usage)
 
         claims = [s for s in citations.split_cited(raw)
                   if not abstention.model_abstained(s.text)]
@@ -161,21 +169,12 @@ class Pipeline:
             warnings.append(f"removed a sentence no passage supports: “{s.text[:80]}”")
         if not any(s.cites for s in kept):
             # The model answered, but in words no passage supports (often a detail added
-            # from its own memory). Quote the source sentence closest to what it said, if
-            # one is close; otherwise withhold the answer.
-            claim = " ".join(s.text for s in claims)
-            closest = citations.closest_sentence(f"{claim} {question}", passages)
-            if (closest and closest[2] >= EXTRACTIVE_MIN_SHARE
-                    and _speakers_speak(question, passages[closest[0] - 1])
-                    and _mentions_key_terms(question, closest[1])):
-                n, sentence, _ = closest
-                warnings.append(f"answered with the words of passage [{n}] instead")
-                grounded = citations.ground(f"{sentence} [{n}]", passages)
-                return result(grounded.text, abstained=False, cites=grounded.citations,
-                              mode="extractive", warnings=warnings, usage=usage)
-            return result(f"{prompts.ABSTAIN_TEXT} (The model's answer was not supported by the "
-                          "retrieved passages, so it is withheld.)", abstained=True,
-                          mode="abstained", warnings=warnings, usage=usage)
+            # from its own memory).
+            return self._quote_source(
+                question, " ".join(s.text for s in claims), passages,
+                range(1, len(passages) + 1), "no sentence of the model's answer is supported",
+                "The model's answer was not supported by the retrieved passages, so it is "
+                "withheld.", warnings, result, usage)
         if dropped:
             grounded = citations.ground(citations.render(kept), passages, asked)
         if abstention.lacks_expected_number(question, grounded.text):
@@ -185,19 +184,25 @@ class Pipeline:
         return result(grounded.text, abstained=False, cites=grounded.citations, mode=mode,
                       warnings=warnings, usage=usage)
 
-    def _extractive(self, question, passages, raw, warnings, result, usage) -> Answer:  # noqa: ANN001
-        """Fall back to the passage sentence that best matches the question."""
-        cited = [n for n in citations.marker_numbers(raw) if 1 <= n <= len(passages)]
-        n = cited[0] if cited else 1
-        if not _speakers_speak(question, passages[n - 1]):
-            warnings.append("the model gave no words twice")
-            return result(prompts.ABSTAIN_TEXT, abstained=True, mode="abstained",
-                          warnings=warnings, usage=usage)
-        sentence = citations.best_sentence(passages[n - 1], question)
-        warnings.append(f"the model gave no words twice; answered with a sentence of passage [{n}]")
-        grounded = citations.ground(f"{sentence} [{n}]", passages)
-        return result(grounded.text, abstained=False, cites=grounded.citations,
-                      mode="extractive", warnings=warnings, usage=usage)
+    def _quote_source(self, question, claim, passages, numbers, why, withheld,  # noqa: ANN001
+                      warnings, result, usage) -> Answer:
+        """Answer with the sentence of passages ``numbers`` closest to the model's claim and
+        the question, if it is close and about the question; otherwise abstain."""
+        numbers = list(numbers)
+        closest = citations.closest_sentence(f"{claim} {question}",
+                                             [passages[n - 1] for n in numbers])
+        if closest:
+            i, sentence, share = closest
+            n = numbers[i - 1]
+            if (share >= EXTRACTIVE_MIN_SHARE and _speakers_speak(question, passages[n - 1])
+                    and _mentions_key_terms(question, sentence)):
+                warnings.append(f"{why}; answered with a sentence of passage [{n}]")
+                grounded = citations.ground(f"{sentence} [{n}]", passages)
+                return result(grounded.text, abstained=False, cites=grounded.citations,
+                              mode="extractive", warnings=warnings, usage=usage)
+        warnings.append(why)
+        return result(f"{prompts.ABSTAIN_TEXT} ({withheld})", abstained=True, mode="abstained",
+                      warnings=warnings, usage=usage)
 
 
 def _mentions_key_terms(question: str, sentence: str) -> bool:

@@ -23,10 +23,11 @@ class LexicalIndex:
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import
 
         self.n = len(texts)
-        self.vocab = {t for text in texts for t in content_terms(text)}
+        tokens = [content_terms(t) for t in texts]
+        self.vocab = {t for doc in tokens for t in doc}
         self.bm25 = bm25s.BM25()
         # bm25s wants every document non-empty; a placeholder token matches no query.
-        self.bm25.index([content_terms(t) or ["\x00"] for t in texts], show_progress=False)
+        self.bm25.index([doc or ["\x00"] for doc in tokens], show_progress=False)
 
     def scores(self, query: str) -> np.ndarray:
         terms = [t for t in content_terms(query) if t in self.vocab]

@@ -144,3 +144,13 @@ def test_how_many_without_a_number_abstains(settings, embedder):
                                      "start in Armenia [1]."])
     a = p.ask("How many American soldiers will take part in the Eagle Partner exercise?")
     assert a.abstained and not a.citations
+
+
+def test_followup_near_the_length_limit_is_not_rejected(settings, embedder):
+    # The retrieval query joins the follow-up and the earlier question; only what the
+    # user typed is held to the limit.
+    p, _ = make(settings.with_overrides(max_question_chars=60),
+                embedder, ["Zakharova said Moscow requested clarifications [1]."])
+    history = [Turn("user", "What did Simonyan say about the Rome Statute ratification?")]
+    a = p.ask("And why did Zakharova comment on it then, exactly?", history)
+    assert a.question.startswith("And why")
