@@ -9,6 +9,13 @@ LLAMA_VERSION := 0.3.36
 # reused from the cache must run on any x86-64-v3 machine) and so no AMX, whose ggml kernel
 # segfaults on the first batch on this machine's Sapphire Rapids CPUs (llama.cpp#20824).
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+# Where the CPU has AVX-512 with VNNI and BF16 (as here), use it: prompt evaluation, which
+# sets the answer time, measured 85 against 59 tokens/s for the default model (rag bench).
+# Still no AMX. The wheel cache below is keyed by these flags.
+AVX512 := $(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && grep -qw avx512bw /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo && grep -qw avx512_vnni /proc/cpuinfo && grep -qw avx512_bf16 /proc/cpuinfo && grep -qw avx512vbmi /proc/cpuinfo && echo yes)
+ifeq ($(AVX512),yes)
+LLAMA_CMAKE_ARGS += -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX_VNNI=ON
+endif
 WHEELHOUSE := $(HOME)/.cache/rag-local/wheels/llama-$(LLAMA_VERSION)-$(shell echo '$(LLAMA_CMAKE_ARGS)' | sha256sum | cut -c1-8)
 
 .PHONY: setup demo test lint clean browser

@@ -70,6 +70,7 @@ def _settings_options(fn: Callable) -> Callable:
         ("--embedding-model", "embedding_model", str),
         ("--top-k", "top_k", int),
         ("--retrieval", "retrieval_mode", click.Choice(["hybrid", "dense", "bm25"])),
+        ("--context", "context", click.Choice(["sentences", "chunks"])),
         ("--chunk-size", "chunk_size", int),
         ("--chunk-overlap", "chunk_overlap", int),
         ("--threads", "n_threads", int),
@@ -162,6 +163,7 @@ def ask_cmd(question: str, as_json: bool, **overrides: Any) -> None:
     supporting part marked.
     """
     p = _pipeline(overrides, quiet=as_json)
+    p.start_loading()
     if as_json:
         answer = p.ask(question)
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
@@ -249,6 +251,7 @@ def chat_cmd(**overrides: Any) -> None:
 
     out = Console(highlight=False)
     p = _pipeline(overrides)
+    p.start_loading()
     p.index  # noqa: B018 - build or update before the first question
     out.print("[dim]Ask about your documents. /sources shows the last answer's passages, "
               "/clear starts over, Ctrl-D leaves.[/dim]")
@@ -358,6 +361,55 @@ def eval_cmd(gold: str | None, out_dir: str, compare: tuple[str, ...], baseline:
     for why, count in sorted(failures.items(), key=lambda kv: -kv[1]):
         out.print(f"  {count} × {why}")
     out.print(f"Reports: {', '.join(str(p) for p in paths)}")
+
+
+@cli.command("bench")
+@click.option("--quick", is_flag=True,
+              help="Smaller inputs and the small model: every table in under two minutes.")
+@click.option("--out", "out_path", default="BENCHMARKS.md", show_default=True,
+              type=click.Path(dir_okay=False), help="Markdown report (raw numbers go beside "
+              "it as .json).")
+@click.option("--part", "parts", multiple=True,
+              type=click.Choice(["answer", "context", "indexing", "retrieval", "cold", "server"]),
+              help="Run only these parts (repeatable); default: all six.")
+@_settings_options
+def bench_cmd(quick: bool, out_path: str, parts: tuple[str, ...], **overrides: Any) -> None:
+    """Measure the project against the bare libraries it is built on.
+
+    Answer latency vs bare llama-cpp-python, the context budget with evaluation scores,
+    indexing vs bare sentence-transformers, vector search at 10k-1M chunks, cold start,
+    and the server under load. Writes BENCHMARKS.md (and .json) and prints the tables.
+    """
+    import time
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from . import bench
+
+    plan = bench.QUICK if quick else bench.FULL
+    if overrides.get("model"):  # an explicit --model wins over the quick plan's small one
+        from dataclasses import replace
+
+        plan = replace(plan, model=overrides["model"])
+    settings = _make_settings(overrides)
+    err = Console(stderr=True, highlight=False)
+    t0 = time.perf_counter()
+    tables = bench.run_all(settings, plan, lambda m: err.print(f"[dim]{m}[/dim]"), parts)
+    command = "rag " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else "rag bench"
+    paths = bench.write_report(tables, Path(out_path), command, plan, time.perf_counter() - t0)
+    out = Console(highlight=False)
+    if not out.is_terminal:
+        out = Console(highlight=False, width=200)
+    for t in tables:
+        table = Table(title=t.title, title_justify="left")
+        for c in t.columns:
+            table.add_column(c)
+        for row in t.rows:
+            table.add_row(*(cell.replace("**", "") for cell in row))
+        out.print(table)
+    out.print(f"Report: {', '.join(str(p) for p in paths)}")
 
 
 @cli.command("serve")

@@ -35,9 +35,26 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(
         80, ge=0, le=4000, description="Characters of whole sentences repeated between chunks."
     )
+    index_type: Literal["auto", "flat", "ivf", "hnsw"] = Field(
+        "auto",
+        description="FAISS index: exact (flat), IVF or HNSW; auto = flat up to "
+        "RAG_EXACT_MAX_CHUNKS chunks, IVF above.",
+    )
+    exact_max_chunks: int = Field(
+        100_000, ge=0, description="Largest corpus (in chunks) searched exactly when auto."
+    )
+    ann_recall_target: float = Field(
+        0.97, gt=0, le=1.0,
+        description="Recall@10 against exact search an approximate index is tuned to reach.",
+    )
     top_k: int = Field(4, ge=1, le=50, description="Passages given to the model.")
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(
         "hybrid", description="Dense (FAISS), lexical (BM25) or both fused by reciprocal rank."
+    )
+    context: Literal["sentences", "chunks"] = Field(
+        "sentences",
+        description="What the model reads of each passage: the sentences that match the "
+        "question (sentences) or the whole chunk (chunks).",
     )
     rrf_k: int = Field(60, ge=1, le=1000, description="Reciprocal-rank-fusion constant.")
     model: str = Field(

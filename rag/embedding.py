@@ -46,13 +46,18 @@ class Embedder(ABC):
         batch_size: int = 32,
         progress: Callable[[int], None] | None = None,
     ) -> np.ndarray:
-        """Embed any number of texts in batches, normalised; ``progress(n)`` after each batch."""
+        """Embed any number of texts in batches, normalised; ``progress(n)`` after each batch.
+
+        Texts are batched longest first, so each batch holds texts of similar length and
+        little padding is computed (sentence-transformers does the same inside one call).
+        """
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         for lo in range(0, len(texts), batch_size):
-            batch = texts[lo : lo + batch_size]
-            out[lo : lo + len(batch)] = self.embed_batch(list(batch))
+            rows = order[lo : lo + batch_size]
+            out[rows] = self.embed_batch([texts[i] for i in rows])
             if progress:
-                progress(len(batch))
+                progress(len(rows))
         return normalize(out)
 
     def embed_query(self, text: str) -> np.ndarray:
@@ -66,42 +71,72 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
 
 
 class SentenceTransformerEmbedder(Embedder):
-    """A sentence-transformers model loaded from a local folder, on the CPU."""
+    """A sentence-transformers model loaded from a local folder, on the CPU.
+
+    Documents are embedded by sentence-transformers (torch), loaded on first use. Queries
+    are embedded by the NumPy encoder when the folder's layout allows it (BERT, mean
+    pooling), so answering from a built index never imports torch.
+    """
 
     def __init__(self, path: Path, name: str | None = None, batch_size: int = 32) -> None:
+        from . import query_encoder
+
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # "Loading weights" bars
-        try:
-            from sentence_transformers import SentenceTransformer
-
-            self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        except Exception as e:  # the library raises many kinds; the user needs one line
-            raise ModelLoadError(
-                f"Could not load the embedding model from {path}: {e}. "
-                "Set RAG_EMBEDDING_MODEL to a sentence-transformers folder."
-            ) from e
+        self.path = path
         self.name = name or str(path)
         self.batch_size = batch_size
         # The HTTP server embeds queries and uploads from several threads; the fast
         # tokenizer is not safe to share across threads ("Already borrowed").
         self._lock = threading.Lock()
-        # Measured, not looked up: the accessor's name changed across library versions.
-        self.dimension = int(self.embed_batch(["dimension probe"]).shape[1])
+        self._model = None
+        self._query_encoder = None
+        self._fast_queries = query_encoder.supports(path)
+        declared = query_encoder.dimension(path)
+        # Measured when the folder does not say: the accessor's name changed across versions.
+        self.dimension = declared or int(self.embed_batch(["dimension probe"]).shape[1])
+
+    @property
+    def model(self):  # noqa: ANN201 - SentenceTransformer
+        if self._model is None:
+            try:
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(str(self.path), device="cpu",
+                                                  local_files_only=True)
+            except Exception as e:  # the library raises many kinds; the user needs one line
+                raise ModelLoadError(
+                    f"Could not load the embedding model from {self.path}: {e}. "
+                    "Set RAG_EMBEDDING_MODEL to a sentence-transformers folder."
+                ) from e
+        return self._model
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:
-            return self._encode(texts)
+            return self.model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
 
-    def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        return self.model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-        )
+    def embed_query(self, text: str) -> np.ndarray:
+        if not self._fast_queries:
+            return super().embed_query(text)
+        if self._query_encoder is None:
+            from .query_encoder import NumpyBertEncoder
+
+            with self._lock:
+                if self._query_encoder is None:
+                    try:
+                        self._query_encoder = NumpyBertEncoder(self.path)
+                    except (OSError, ValueError, KeyError) as e:
+                        raise ModelLoadError(f"Could not read the embedding model in "
+                                             f"{self.path}: {e}") from e
+        return self._query_encoder.encode([text])[0]
 
 
 def resolve_embedding_model(spec: str, cache_dir: Path) -> tuple[Path, str]:

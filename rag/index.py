@@ -35,6 +35,8 @@ from .documents import Skipped, iter_documents, scan
 from .errors import IndexCorruptError, IndexNotFoundError, NoDocumentsError
 from .progress import SILENT, Reporter
 from .types import Chunk, Document
+from .vectors import build as build_vectors
+from .vectors import choose_kind
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
@@ -49,6 +51,7 @@ class Manifest:
     documents: dict[str, str]  # doc_id -> sha256 of the file's bytes
     n_chunks: int
     index_type: str = "flat"
+    index_params: dict[str, Any] = field(default_factory=dict)  # e.g. IVF nlist, nprobe
     format_version: int = FORMAT_VERSION
     package_version: str = __version__
     created_at: str = ""
@@ -100,13 +103,17 @@ class Index:
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def all_vectors(self) -> np.ndarray:
-        return self.vectors.reconstruct_n(0, self.vectors.ntotal)
+        from .vectors import reconstruct_all
+
+        return reconstruct_all(self.vectors)
 
     # --- persistence -------------------------------------------------------------------
 
     @classmethod
     def load(cls, folder: Path) -> Index:
         import faiss
+
+        from .vectors import configure
 
         pointer = folder / CURRENT
         if not pointer.is_file():
@@ -119,6 +126,7 @@ class Index:
             with (gen / "chunks.jsonl").open() as f:
                 chunks = [Chunk(**json.loads(line)) for line in f]
             vectors = faiss.read_index(str(gen / "vectors.faiss"))
+            configure(vectors, manifest.index_params)
         except (OSError, ValueError, TypeError, RuntimeError) as e:
             raise IndexCorruptError(f"The index in {folder}/ is damaged ({_short(e)})") from e
         problems = []
@@ -201,13 +209,6 @@ def _remove_old_generations(folder: Path, keep: str) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
-def make_faiss_index(dimension: int):  # noqa: ANN201 - faiss.Index
-    """Exact inner-product search (vectors are normalised, so this is cosine similarity)."""
-    import faiss
-
-    return faiss.IndexFlatIP(dimension)
-
-
 # --- building and updating ----------------------------------------------------------------
 
 
@@ -221,12 +222,14 @@ class Changes:
     unchanged: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     rebuilt_because: str | None = None
+    reindexed: str | None = None  # the FAISS index was rebuilt as this type, same vectors
     chunks_embedded: int = 0
     n_chunks: int = 0
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed or self.rebuilt_because)
+        return bool(self.added or self.updated or self.removed or self.rebuilt_because
+                    or self.reindexed)
 
     def summary(self) -> str:
         parts = [f"{len(self.added)} added", f"{len(self.updated)} updated",
@@ -316,7 +319,14 @@ def _update_index(settings, embedder, reporter: Reporter,  # noqa: ANN001
         )
     if old is not None and not changes.changed:
         changes.n_chunks = len(old)
-        return old, changes
+        kind = choose_kind(settings.index_type, len(old), settings.exact_max_chunks)
+        if old.manifest.index_type == kind:
+            return old, changes
+        # Same vectors, another index type (the corpus crossed the threshold, or the
+        # setting changed): rebuild the FAISS part only; nothing is embedded.
+        reporter.note(f"Re-indexing {len(old)} vectors as {kind} "
+                      f"(was {old.manifest.index_type})")
+        changes.reindexed = kind
 
     # Reuse the vectors of unchanged documents; embed only the new chunks.
     keep = set(keep_ids)
@@ -337,8 +347,8 @@ def _update_index(settings, embedder, reporter: Reporter,  # noqa: ANN001
     chunks.extend(new_chunks)
     vectors = np.concatenate(parts) if parts else np.zeros((0, embedder.dimension), np.float32)
 
-    faiss_index = make_faiss_index(embedder.dimension)
-    faiss_index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    kind = choose_kind(settings.index_type, len(chunks), settings.exact_max_chunks)
+    faiss_index, params = build_vectors(vectors, kind, settings.ann_recall_target)
     manifest = Manifest(
         embedding_model=embedder.name,
         dimension=embedder.dimension,
@@ -346,6 +356,8 @@ def _update_index(settings, embedder, reporter: Reporter,  # noqa: ANN001
         chunk_overlap=settings.chunk_overlap,
         documents={d: documents[d].sha256 for d in sorted(documents)},
         n_chunks=len(chunks),
+        index_type=kind,
+        index_params=params,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     index = Index(manifest, documents, chunks, faiss_index)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
-from . import abstention, citations, prompts
+from . import abstention, citations, context, prompts
 from .config import Settings
 from .conversation import resolve
 from .errors import InvalidQuestionError
@@ -43,6 +44,7 @@ class Pipeline:
         self._embedder = embedder
         self._generator = generator
         self._index: Index | None = None
+        self._loading: Future | None = None
         self.last_changes: Changes | None = None
 
     # --- components ------------------------------------------------------------------------
@@ -58,10 +60,24 @@ class Pipeline:
     @property
     def generator(self):  # noqa: ANN201 - Generator
         if self._generator is None:
+            if self._loading is None:
+                self.start_loading()
+            assert self._loading is not None
+            self._generator = self._loading.result()  # re-raises a loading error here
+        return self._generator
+
+    def start_loading(self) -> None:
+        """Start loading the model in a background thread, if it is not loaded.
+
+        llama.cpp loads in C with the GIL released, so the model loads while the index is
+        read and the question embedded; a new process answers that much sooner.
+        """
+        if self._generator is None and self._loading is None:
             from .generation import load_generator
 
-            self._generator = load_generator(self.settings, progress=self.reporter.note)
-        return self._generator
+            pool = ThreadPoolExecutor(1, thread_name_prefix="load-model")
+            self._loading = pool.submit(load_generator, self.settings, self.reporter.note)
+            pool.shutdown(wait=False)
 
     @property
     def index(self) -> Index:
@@ -111,7 +127,9 @@ class Pipeline:
         self.index  # noqa: B018 - load (or build) before timing: timings cover answering only
         t0 = time.perf_counter()
         resolved = resolve(question, history, self.settings.history_turns)
-        passages = self._retrieve(resolved.retrieval_query, top_k)
+        passages = context.select(resolved.retrieval_query,
+                                  self._retrieve(resolved.retrieval_query, top_k),
+                                  self.settings.context)
         t1 = time.perf_counter()
         timings = {"retrieve_ms": (t1 - t0) * 1000}
 

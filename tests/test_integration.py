@@ -177,3 +177,34 @@ def test_same_question_same_answer_whatever_came_before(qwen):
     again = qwen.ask("When does the Eagle Partner exercise start?")
     assert again.answer == first.answer
     assert "September 11" in first.answer
+
+
+def test_numpy_query_encoder_matches_sentence_transformers(qwen):
+    from rag.query_encoder import NumpyBertEncoder, supports
+
+    embedder = qwen.embedder
+    assert supports(embedder.path)
+    texts = ["What did Peskov say?", "Zakharova: “on the verge of rudeness.”",
+             " ".join([ARTICLE.read_text()[:3000]])]  # > 256 tokens: truncated alike
+    ours = NumpyBertEncoder(embedder.path).encode(texts)
+    theirs = embedder.embed_batch(texts)
+    assert np.abs(ours - theirs).max() < 1e-4
+    assert np.allclose(np.sum(ours * theirs, axis=1), 1.0, atol=1e-5)
+
+
+def test_answering_from_a_built_index_never_imports_torch(qwen, workdir):
+    """The cold-start path: the question is embedded without sentence-transformers."""
+    code = (
+        "import sys\n"
+        "from rag import Pipeline, Settings\n"
+        f"p = Pipeline(Settings(documents_dir={str(workdir / 'documents')!r}, "
+        f"index_dir={str(workdir / 'index')!r}, model='smollm2-135m'))\n"
+        "a = p.ask('What did Peskov say?')\n"
+        "assert a.passages, a\n"
+        "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') "
+        "if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -1,0 +1,812 @@
+"""`rag bench`: the project measured against the bare libraries it is built on.
+
+One run measures six things on the same inputs and writes BENCHMARKS.md:
+
+1. answer latency of ``Pipeline.ask`` against bare llama-cpp-python on the identical
+   final prompt(s), with the same settings and the same KV-cache start;
+2. the context budget: prompt tokens, latency and evaluation scores with whole chunks
+   and with the question's sentences only, and with and without the reused KV prefix;
+3. indexing throughput of ``rag index`` against bare ``SentenceTransformer.encode`` on
+   the same chunks, and re-indexing after one document of many changes;
+4. vector search at 10k / 100k / 1M synthetic chunks, exact and auto-chosen index;
+5. cold start of ``rag ask`` in a new process, minus the model's own prompt evaluation;
+6. ``rag serve`` under concurrent clients on loopback.
+
+Every timing is the median of several runs, with the spread (min-max) beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import Settings
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class Table:
+    key: str
+    title: str
+    columns: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)  # the raw numbers, for the JSON
+
+    def markdown(self) -> str:
+        lines = [f"## {self.title}", "", "| " + " | ".join(self.columns) + " |",
+                 "|" + "|".join("---" if i == 0 else "---:" for i in range(len(self.columns)))
+                 + "|"]
+        lines += ["| " + " | ".join(r) + " |" for r in self.rows]
+        if self.notes:
+            lines += [""] + [f"- {n}" for n in self.notes]
+        return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much each part measures. ``QUICK`` checks every ratio in under two minutes."""
+
+    quick: bool
+    model: str | None  # None: the configured model
+    max_tokens: int | None  # None: the configured answer length
+    questions: int  # gold questions timed against the bare model
+    reps: int  # timed runs per measurement
+    eval_limit: int | None  # gold questions scored per context configuration
+    index_docs: int  # copies of the article indexed
+    sizes: tuple[int, ...]  # synthetic corpus sizes for vector search
+    exact_max: int | None  # None: the configured threshold
+    search_queries: int
+    cold_runs: int
+    load_levels: tuple[tuple[int, int, int], ...]  # (clients, requests each, max waiting)
+
+
+FULL = Plan(quick=False, model=None, max_tokens=None, questions=12, reps=3, eval_limit=None,
+            index_docs=30,
+            sizes=(10_000, 100_000, 1_000_000), exact_max=None, search_queries=300,
+            cold_runs=5, load_levels=((4, 4, 8), (12, 2, 4)))
+QUICK = Plan(quick=True, model="smollm2-135m", max_tokens=96, questions=2, reps=2,
+             eval_limit=3, index_docs=3, sizes=(2_000, 20_000), exact_max=5_000, search_queries=50,
+             cold_runs=2, load_levels=((3, 1, 8), (6, 1, 1)))
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values)) if values else float("nan")
+
+
+def spread(values: Sequence[float], unit: str = "", digits: int = 2) -> str:
+    """'median (min-max)' of several runs."""
+    if not values:
+        return "-"
+    m, lo, hi = median(values), min(values), max(values)
+    if len(values) == 1:
+        return f"{m:.{digits}f}{unit}"
+    return f"{m:.{digits}f}{unit} ({lo:.{digits}f}-{hi:.{digits}f})"
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    return float(np.percentile(values, q)) if len(values) else float("nan")
+
+
+def machine() -> dict[str, str]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        mem = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text()
+                   .splitlines() if line.startswith("MemTotal")) / 1024 / 1024
+        memory = f"{mem:.0f} GiB"
+    except (OSError, StopIteration, ValueError):
+        memory = "?"
+    versions = {}
+    for pkg in ("llama_cpp_python", "sentence_transformers", "faiss_cpu", "torch", "numpy"):
+        try:
+            from importlib.metadata import version
+
+            versions[pkg] = version(pkg.replace("_", "-"))
+        except Exception:  # noqa: BLE001 - a missing package is reported as such
+            versions[pkg] = "not installed"
+    return {"cpu": cpu, "cores": str(os.cpu_count()), "memory": memory,
+            "python": platform.python_version(), "os": platform.platform(),
+            **versions}
+
+
+def _gold_questions(settings: Settings, limit: int) -> list[str]:
+    """The first ``limit`` answerable gold questions the model is asked (no pre-check
+    abstention), so every one is a fair model-vs-pipeline comparison."""
+    from .eval import DEFAULT_GOLD, load_gold
+
+    return [g.question for g in load_gold(DEFAULT_GOLD) if not g.unanswerable][: limit * 2]
+
+
+class _Recorder:
+    """Wraps a generator's ``complete`` to keep the messages of every model call."""
+
+    def __init__(self, generator) -> None:  # noqa: ANN001
+        self.generator = generator
+        self.calls: list[tuple[list[dict[str, str]], int]] = []
+        self._complete = generator.complete
+        generator.complete = self._record
+
+    def _record(self, messages, max_tokens=256, on_token=None) -> str:  # noqa: ANN001
+        self.calls.append(([dict(m) for m in messages], max_tokens))
+        return self._complete(messages, max_tokens, on_token)
+
+
+class BareModel:
+    """llama-cpp-python on its own: the same GGUF, settings and sampling as the pipeline."""
+
+    def __init__(self, generator) -> None:  # noqa: ANN001 - LlamaCppGenerator
+        from llama_cpp import Llama
+
+        from .generation import _quiet_stderr
+
+        g = generator
+        with _quiet_stderr():
+            self.llm = Llama(model_path=str(g.path), n_ctx=g.n_ctx,
+                             n_threads=g.llm.context_params.n_threads,
+                             n_threads_batch=g.llm.context_params.n_threads_batch,
+                             n_batch=g.llm.n_batch, seed=g.seed, use_mmap=True, verbose=False)
+        self.temperature = g.temperature
+        self.seed = g.seed
+        self.prefix: list[int] = []
+
+    def keep_prefix(self, prefix: list[int]) -> None:
+        """Start every call from the same evaluated prefix as the pipeline's model does
+        (llama-cpp-python reuses the longest common prefix of consecutive prompts)."""
+        self.llm.reset()
+        if prefix:
+            self.llm.eval(prefix)
+        self.prefix = list(prefix)
+
+    def call(self, messages: list[dict[str, str]], max_tokens: int,
+             from_scratch: bool = False) -> dict[str, float]:
+        if from_scratch:
+            self.llm.reset()
+        else:
+            self.llm.n_tokens = len(self.prefix)
+        t0 = time.perf_counter()
+        first = None
+        completion = 0
+        for chunk in self.llm.create_chat_completion(
+                messages=messages, stream=True, max_tokens=max_tokens,
+                temperature=self.temperature, top_k=1 if self.temperature == 0 else 40,
+                seed=self.seed, repeat_penalty=1.0):
+            if chunk["choices"][0]["delta"].get("content"):
+                completion += 1
+                if first is None:
+                    first = time.perf_counter()
+        end = time.perf_counter()
+        return {"total_s": end - t0, "ttft_s": (first or end) - t0,
+                "prompt_tokens": int(self.llm.n_tokens) - completion,
+                "completion_tokens": completion}
+
+    def prompt_eval_s(self, messages: list[dict[str, str]]) -> float:
+        """Seconds to evaluate the whole prompt from an empty cache (and pick one token)."""
+        return self.call(messages, 1, from_scratch=True)["ttft_s"]
+
+
+# --- 1. answer latency --------------------------------------------------------------------
+
+
+def _answer_runs(settings: Settings, plan: Plan, say: Say) -> dict[str, Any]:
+    """Time ``ask`` and the bare model on the same prompts; shared by parts 1, 2 and 5."""
+    from .pipeline import Pipeline
+
+    pipe = Pipeline(settings)
+    gen = pipe.generator
+    recorder = _Recorder(gen)
+    bare = BareModel(gen)
+    questions: list[str] = []
+    for q in _gold_questions(settings, plan.questions):  # keep those that reach the model
+        recorder.calls.clear()
+        pipe.ask(q)
+        if recorder.calls:
+            questions.append(q)
+        if len(questions) == plan.questions:
+            break
+    prefix = gen._shared_prefix(recorder.calls[0][0]) if recorder.calls else []
+    bare.keep_prefix(prefix)
+    runs: list[dict[str, Any]] = []
+    for rep in range(plan.reps):
+        for q in questions:
+            recorder.calls.clear()
+            first: list[float] = []
+            t0 = time.perf_counter()
+            answer = pipe.ask(q, on_token=lambda _p, f=first: f or f.append(time.perf_counter()))
+            ours = time.perf_counter() - t0
+            calls = list(recorder.calls)
+            bare_runs = [bare.call(m, n) for m, n in calls]
+            runs.append({
+                "question": q, "rep": rep, "ours_s": ours,
+                "ours_ttft_s": (first[0] - t0) if first else ours,
+                "bare_s": sum(b["total_s"] for b in bare_runs),
+                "bare_ttft_s": bare_runs[0]["ttft_s"],
+                "prompt_tokens": sum(b["prompt_tokens"] for b in bare_runs),
+                "completion_tokens": sum(b["completion_tokens"] for b in bare_runs),
+                "ours_prompt_tokens": answer.usage.get("prompt_tokens", 0),
+                "model_calls": len(calls), "messages": calls[0][0],
+            })
+        say(f"  answer latency: round {rep + 1}/{plan.reps} done")
+    return {"pipeline": pipe, "bare": bare, "runs": runs, "prefix_tokens": len(prefix),
+            "questions": questions}
+
+
+def bench_answers(settings: Settings, plan: Plan, say: Say,
+                  shared: dict[str, Any] | None = None) -> Table:
+    data = shared or _answer_runs(settings, plan, say)
+    runs = data["runs"]
+    t = Table("answer", "1. Answer latency: `ask` against bare llama-cpp-python",
+              ["question", "ask (s)", "bare model (s)", "overhead", "TTFT ask / bare (s)",
+               "prompt / completion tokens"])
+    for q in data["questions"]:
+        mine = [r for r in runs if r["question"] == q]
+        ratio = [r["ours_s"] / r["bare_s"] for r in mine]
+        t.rows.append([q[:60], spread([r["ours_s"] for r in mine]),
+                       spread([r["bare_s"] for r in mine]), spread(ratio, "×", 3),
+                       f"{median([r['ours_ttft_s'] for r in mine]):.2f} / "
+                       f"{median([r['bare_ttft_s'] for r in mine]):.2f}",
+                       f"{mine[0]['prompt_tokens']} / {mine[0]['completion_tokens']}"])
+    ours_total = sum(r["ours_s"] for r in runs)
+    bare_total = sum(r["bare_s"] for r in runs)
+    overall = ours_total / bare_total if bare_total else float("nan")
+    per_rep = [sum(r["ours_s"] for r in runs if r["rep"] == k)
+               / sum(r["bare_s"] for r in runs if r["rep"] == k) for k in range(plan.reps)]
+    t.rows.append(["**all questions**", f"{ours_total / len(runs):.2f} mean",
+                   f"{bare_total / len(runs):.2f} mean", f"**{overall:.3f}×**",
+                   f"{median([r['ours_ttft_s'] for r in runs]):.2f} / "
+                   f"{median([r['bare_ttft_s'] for r in runs]):.2f}",
+                   f"{median([r['prompt_tokens'] for r in runs]):.0f} / "
+                   f"{median([r['completion_tokens'] for r in runs]):.0f} median"])
+    t.notes += [
+        f"{len(data['questions'])} gold questions × {plan.reps} rounds, model "
+        f"{data['pipeline'].generator.name}; each cell is the median (min-max) of the rounds.",
+        "The bare call is `Llama.create_chat_completion` on the exact messages `ask` sent "
+        "(every call, when `ask` retried), same GGUF, threads, context and greedy sampling, "
+        f"starting like the pipeline from the evaluated {data['prefix_tokens']}-token chat "
+        "template prefix.",
+        f"Overhead = time of `ask` ÷ time of the bare call(s); target ≤ 1.05. Per round: "
+        f"{', '.join(f'{x:.3f}' for x in per_rep)}.",
+        "`ask` includes retrieval (query embedding, FAISS, BM25), context selection, prompt "
+        "building and the citation checks; TTFT is from the call to the first token.",
+    ]
+    t.data = {"overall_ratio": overall, "per_round_ratio": per_rep,
+              "runs": [{k: v for k, v in r.items() if k != "messages"} for r in runs]}
+    return t
+
+
+# --- 2. context budget --------------------------------------------------------------------
+
+
+def bench_context(settings: Settings, plan: Plan, say: Say,
+                  shared: dict[str, Any] | None = None) -> Table:
+    """Whole chunks vs the question's sentences (scored by the evaluation), and the
+    KV-cache prefix reused vs evaluated again for every question."""
+    from . import eval as ev
+
+    items = ev.load_gold(ev.DEFAULT_GOLD)
+    if plan.eval_limit:
+        answerable = [g for g in items if not g.unanswerable][: plan.eval_limit - 1]
+        items = answerable + [g for g in items if g.unanswerable][:1]
+    configs = [ev.Config("chunks", {"context": "chunks"}),
+               ev.Config("sentences", {"context": "sentences"})]
+    base = settings.with_overrides(index_dir=Path(tempfile.mkdtemp(prefix="rag-bench-eval-")))
+
+    def factory(config, total):  # noqa: ANN001, ANN202
+        done = [0]
+
+        def step(_result) -> None:  # noqa: ANN001
+            done[0] += 1
+            if done[0] % 10 == 0 or done[0] == total:
+                say(f"  evaluation, {config.name}: {done[0]}/{total}")
+        return step
+
+    try:
+        evaluated = ev.evaluate(base, items, configs, factory)
+    finally:
+        shutil.rmtree(base.index_dir, ignore_errors=True)
+    t = Table("context", "2. Context budget: what the model reads, and what it costs",
+              ["configuration", "prompt tokens (mean)", "answer p50 / p95 (s)",
+               "answer contained", "token F1", "citation recall / precision",
+               "abstention recall / false abstention"])
+    for r in evaluated:
+        a = r["aggregate"]
+        t.rows.append([
+            f"{'before' if r['name'] == 'chunks' else 'after'}: {r['name']}, KV prefix reused",
+            ev.fmt(a.get("prompt_tokens_mean"), "int"),
+            f"{ev.fmt(a.get('total_ms_p50'), 'sec')} / {ev.fmt(a.get('total_ms_p95'), 'sec')}",
+            ev.fmt(a.get("answer_contains"), "pct"), ev.fmt(a.get("token_f1"), "pct"),
+            f"{ev.fmt(a.get('citation_recall'), 'pct')} / "
+            f"{ev.fmt(a.get('citation_precision'), 'pct')}",
+            f"{ev.fmt(a.get('abstention_recall'), 'pct')} / "
+            f"{ev.fmt(a.get('false_abstention_rate'), 'pct')}"])
+    # The KV prefix: the same prompts, prefix kept vs everything evaluated every time.
+    data = shared or _answer_runs(settings, plan, say)
+    bare: BareModel = data["bare"]
+    kept, scratch = [], []
+    for r in data["runs"][: len(data["questions"]) * min(2, plan.reps)]:
+        kept.append(bare.call(r["messages"], 1)["ttft_s"])
+        scratch.append(bare.call(r["messages"], 1, from_scratch=True)["ttft_s"])
+    bare.keep_prefix(bare.prefix)
+    n_prefix = data["prefix_tokens"]
+    t.rows.append([f"KV prefix evaluated every time ({settings.context})",
+                   f"+{n_prefix} evaluated", f"TTFT {spread(scratch)}", "same prompts", "", "",
+                   ""])
+    t.rows.append([f"KV prefix reused ({settings.context})", "", f"TTFT {spread(kept)}",
+                   "same prompts", "", "", ""])
+    t.notes += [
+        f"Scores from `rag eval` on {len(items)} gold questions per configuration "
+        f"({sum(1 for g in items if g.unanswerable)} unanswerable), same model "
+        f"({settings.model if not plan.model else plan.model}), top_k={settings.top_k}, "
+        "chunks 400/80.",
+        "`sentences` keeps, in each retrieved chunk, the sentences from the first to the last "
+        "that share a content word with the question, and drops a passage an earlier one "
+        "already holds (`rag/context.py`). It is the default; `--context chunks` restores "
+        "whole chunks.",
+        f"The chat template's fixed prefix ({n_prefix} tokens: system prompt and role "
+        "markers) is evaluated once and kept in the KV cache; the last two rows time the "
+        "first token of the same prompts with the prefix kept and with the cache emptied.",
+    ]
+    t.data = {"configs": [{"name": r["name"], "aggregate": r["aggregate"]} for r in evaluated],
+              "ttft_prefix_kept_s": kept, "ttft_from_scratch_s": scratch,
+              "prefix_tokens": n_prefix}
+    return t
+
+
+# --- 3. indexing --------------------------------------------------------------------------
+
+
+def bench_indexing(settings: Settings, plan: Plan, say: Say) -> Table:
+    from .chunking import chunk_document
+    from .documents import load, scan
+    from .embedding import load_embedder
+    from .index import update_index
+
+    source = next(p for p in sorted(settings.documents_dir.iterdir()) if p.is_file())
+    work = Path(tempfile.mkdtemp(prefix="rag-bench-index-"))
+    try:
+        docs = work / "documents"
+        docs.mkdir()
+        text = source.read_text(encoding="utf-8")
+        for i in range(plan.index_docs):  # distinct documents: a numbered first line each
+            (docs / f"copy-{i:03d}.txt").write_text(f"Copy {i} of {source.name}\n\n{text}")
+        s = settings.with_overrides(documents_dir=docs, index_dir=work / "index")
+        embedder = load_embedder(s)
+        texts = [c.text for src in scan(docs)[0]
+                 for c in chunk_document(load(src), s.chunk_size, s.chunk_overlap)]
+        say(f"  {len(texts)} chunks from {plan.index_docs} documents")
+        embedder.model.encode(texts[:64], batch_size=s.embed_batch_size)  # warm up
+        bare_s, ours_s = [], []
+        for rep in range(plan.reps):
+            t0 = time.perf_counter()
+            embedder.model.encode(texts, batch_size=s.embed_batch_size,
+                                  normalize_embeddings=True, convert_to_numpy=True,
+                                  show_progress_bar=False)
+            bare_s.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            _, changes = update_index(s, embedder, rebuild=True)
+            ours_s.append(time.perf_counter() - t0)
+            assert changes.chunks_embedded == len(texts)
+            say(f"  indexing: round {rep + 1}/{plan.reps}")
+        incremental_s, unchanged_s = [], []
+        for rep in range(plan.reps):
+            target = docs / "copy-000.txt"
+            target.write_text(f"Copy 0, edit {rep} of {source.name}\n\n{text}")
+            t0 = time.perf_counter()
+            _, changes = update_index(s, embedder)
+            incremental_s.append(time.perf_counter() - t0)
+            assert changes.updated == ["copy-000.txt"], changes.summary()
+            t0 = time.perf_counter()
+            _, changes = update_index(s, embedder)
+            unchanged_s.append(time.perf_counter() - t0)
+            assert not changes.changed
+        per_doc = changes.n_chunks // plan.index_docs
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    n = len(texts)
+    bare_rate = [n / x for x in bare_s]
+    ours_rate = [n / x for x in ours_s]
+    ratio = [o / b for o, b in zip(ours_rate, bare_rate, strict=True)]
+    t = Table("indexing", "3. Indexing throughput: `rag index` against bare "
+              "`SentenceTransformer.encode`", ["measurement", "time (s)", "chunks/s", "ratio"])
+    t.rows += [
+        [f"bare `encode` of {n} chunks", spread(bare_s), spread(bare_rate, digits=0), "1"],
+        [f"`rag index --rebuild`, {plan.index_docs} documents", spread(ours_s),
+         spread(ours_rate, digits=0), f"**{median(ratio):.3f}×** ({min(ratio):.3f}-"
+                                      f"{max(ratio):.3f})"],
+        [f"`rag index` after 1 of {plan.index_docs} documents changed (~{per_doc} chunks "
+         "embedded)", spread(incremental_s), "", f"{median(incremental_s) / median(ours_s):.3f}"
+         " of a rebuild"],
+        ["`rag index` with nothing changed", spread(unchanged_s, digits=3), "", ""],
+    ]
+    t.notes += [
+        f"{plan.index_docs} copies of the article (each with its own first line), "
+        f"{settings.chunk_size}/{settings.chunk_overlap}-character chunks, batch "
+        f"{settings.embed_batch_size}, the same loaded MiniLM model for both; "
+        f"median (min-max) of {plan.reps} runs. Target: ratio ≥ 0.9.",
+        "`rag index --rebuild` includes reading, cleaning and chunking the documents, the "
+        "FAISS index and the atomic write of the generation (fsync'd); the bare figure is "
+        "`encode` alone.",
+    ]
+    t.data = {"chunks": n, "bare_s": bare_s, "ours_s": ours_s, "ratio": ratio,
+              "incremental_s": incremental_s, "unchanged_s": unchanged_s}
+    return t
+
+
+# --- 4. retrieval at scale ----------------------------------------------------------------
+
+
+def synthetic_vectors(n: int, d: int = 384, seed: int = 0) -> np.ndarray:
+    """Unit vectors in topical clusters, as sentence embeddings are (uniform random
+    vectors have no neighbours worth finding). About 1,000 vectors per cluster."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((max(8, n // 1000), d)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    out = np.empty((n, d), dtype=np.float32)
+    step = 100_000
+    for lo in range(0, n, step):
+        m = min(step, n - lo)
+        noise = rng.standard_normal((m, d)).astype(np.float32) * (1.0 / np.sqrt(d))
+        x = centres[rng.integers(0, len(centres), m)] + noise
+        out[lo : lo + m] = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return out
+
+
+def bench_retrieval(settings: Settings, plan: Plan, say: Say) -> Table:
+    import faiss
+
+    from . import vectors as vx
+
+    exact_max = plan.exact_max if plan.exact_max is not None else settings.exact_max_chunks
+    t = Table("retrieval", "4. Vector search at scale (synthetic 384-dimensional chunks)",
+              ["chunks", "index (auto)", "build (s)", "search p50 / p95 (ms)",
+               "exact search p50 / p95 (ms)", "recall@10 vs exact", "bytes per chunk"])
+    rows = []
+    for n in plan.sizes:
+        say(f"  {n:,} vectors: generating")
+        data = synthetic_vectors(n)
+        queries = vx.sample_queries(data, plan.search_queries, seed=1234)
+        kind = vx.choose_kind(settings.index_type, n, exact_max)
+        say(f"  {n:,} vectors: building {kind}")
+        t0 = time.perf_counter()
+        index, params = vx.build(data, kind, settings.ann_recall_target)
+        build_s = time.perf_counter() - t0
+        exact = vx.exact_neighbours(data, queries, 10)
+        found, lat = _timed_search(index, queries, 10)
+        flat = faiss.IndexFlatIP(data.shape[1]) if kind != "flat" else index
+        if kind != "flat":
+            flat.add(data)
+        _, flat_lat = _timed_search(flat, queries, 10)
+        del flat
+        size = len(faiss.serialize_index(index))
+        recall = vx.recall_at_k(found, exact)
+        label = kind + (f" (nlist {params['nlist']}, nprobe {params['nprobe']})"
+                        if kind == "ivf" else "")
+        t.rows.append([f"{n:,}", label, f"{build_s:.1f}",
+                       f"{pct(lat, 50):.2f} / {pct(lat, 95):.2f}",
+                       f"{pct(flat_lat, 50):.2f} / {pct(flat_lat, 95):.2f}",
+                       f"{recall:.3f}", f"{size / n:,.0f}"])
+        rows.append({"n": n, "kind": kind, "params": params, "build_s": build_s,
+                     "p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95),
+                     "exact_p50_ms": pct(flat_lat, 50), "exact_p95_ms": pct(flat_lat, 95),
+                     "recall_at_10": recall, "bytes_per_chunk": size / n})
+        del index, data
+    t.notes += [
+        f"Auto: exact (`IndexFlatIP`) up to {exact_max:,} chunks (`RAG_EXACT_MAX_CHUNKS`), "
+        "IVF above (`RAG_INDEX_TYPE` = auto, flat, ivf or hnsw). IVF's nprobe is the "
+        f"smallest whose recall@10 on 200 sample queries reaches {settings.ann_recall_target} "
+        "(`RAG_ANN_RECALL_TARGET`), chosen when the index is built.",
+        f"{plan.search_queries} held-out queries (data points plus noise), one at a time "
+        "through FAISS as `rag` calls it; recall@10 against exact search on the same vectors.",
+        "Vectors are clustered (about 1,000 per cluster) unit vectors; texts are not "
+        "generated, so this is the vector index alone (BM25 over a million texts is not "
+        "measured here). Bytes per chunk: the serialised FAISS index ÷ chunks.",
+    ]
+    t.data = {"sizes": rows}
+    return t
+
+
+def _timed_search(index, queries: np.ndarray, k: int) -> tuple[np.ndarray, list[float]]:  # noqa: ANN001
+    found = np.zeros((len(queries), k), dtype=np.int64)
+    lat = []
+    index.search(queries[:1], k)  # warm up
+    for i, q in enumerate(queries):
+        t0 = time.perf_counter()
+        _, ids = index.search(q.reshape(1, -1), k)
+        lat.append((time.perf_counter() - t0) * 1000)
+        found[i] = ids[0]
+    return found, lat
+
+
+# --- 5. cold start ------------------------------------------------------------------------
+
+
+def bench_cold_start(settings: Settings, plan: Plan, say: Say,
+                     shared: dict[str, Any] | None = None) -> Table:
+    """``rag ask`` in a new process: start to first answer token, minus the model's own
+    evaluation of that prompt from an empty cache (measured in this process)."""
+    data = shared or _answer_runs(settings, plan, say)
+    pipe, bare = data["pipeline"], data["bare"]
+    pipe.refresh_index()  # built and current: a cold run re-embeds nothing
+    question = data["questions"][0]
+    messages = next(r["messages"] for r in data["runs"] if r["question"] == question)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **_settings_env(settings)}
+    first, total = [], []
+    for i in range(plan.cold_runs):
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "ask", question],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        byte = proc.stdout.read(1)
+        first.append(time.perf_counter() - t0)
+        proc.stdout.read()
+        err = proc.stderr.read().decode(errors="replace")
+        proc.wait()
+        total.append(time.perf_counter() - t0)
+        if proc.returncode != 0 or not byte:
+            raise RuntimeError(f"`rag ask` failed in the cold-start run: {err.strip()[-300:]}")
+        say(f"  cold start: run {i + 1}/{plan.cold_runs}: first token after {first[-1]:.2f} s")
+    prompt_eval = [bare.prompt_eval_s(messages) for _ in range(plan.reps)]
+    bare.keep_prefix(bare.prefix)
+    overhead = [f - median(prompt_eval) for f in first]
+    t = Table("cold", "5. Cold start: `rag ask` in a new process, index already built",
+              ["measurement", "seconds"])
+    t.rows += [
+        ["process start → first answer token", spread(first)],
+        [f"the model's own prompt evaluation ({data['runs'][0]['prompt_tokens']} tokens, "
+         "empty cache)", spread(prompt_eval)],
+        ["**cold start (difference)**", f"**{median(overhead):.2f}** "
+                                        f"({min(overhead):.2f}-{max(overhead):.2f})"],
+        ["process start → exit (whole answer, checks, sources printed)", spread(total)],
+    ]
+    t.notes += [
+        f"`python -m rag.cli ask \"{question}\"`, {plan.cold_runs} runs, files in the page "
+        "cache (a second run after boot). The first byte on stdout is the first streamed "
+        "answer token. Target: ≤ 2 s.",
+        "What a cold run does before the model's prompt evaluation: Python and `rag` imports, "
+        "settings, hashing the documents to check the index is current, loading the index "
+        "(FAISS, chunks), embedding the question with the NumPy MiniLM encoder (torch is not "
+        "imported), BM25, and loading the GGUF (memory-mapped) in a background thread while "
+        "the rest runs.",
+    ]
+    t.data = {"first_token_s": first, "prompt_eval_s": prompt_eval, "overhead_s": overhead,
+              "total_s": total}
+    return t
+
+
+def _settings_env(settings: Settings) -> dict[str, str]:
+    """RAG_* variables that reproduce ``settings`` in a child process."""
+    env = {}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        env[f"RAG_{name.upper()}"] = (json.dumps(value) if isinstance(value, list)
+                                      else str(value))
+    return env
+
+
+# --- 6. server under load -----------------------------------------------------------------
+
+
+def bench_server(settings: Settings, plan: Plan, say: Say) -> Table:
+    from .eval import DEFAULT_GOLD, load_gold
+
+    questions = [g.question for g in load_gold(DEFAULT_GOLD) if not g.unanswerable]
+    t = Table("server", "6. `rag serve` under load (loopback, /chat, JSON)",
+              ["clients × requests", "queue limit", "answered", "rejected (429)",
+               "other errors", "answers/min", "latency p50 / p95 (s)",
+               "/health p95 during load (ms)"])
+    results = []
+    for clients, per_client, waiting in plan.load_levels:
+        say(f"  server: {clients} clients × {per_client} requests, queue {waiting}")
+        port = _free_port()
+        env = {**os.environ, **_settings_env(settings), "RAG_PORT": str(port),
+               "RAG_MAX_WAITING": str(waiting)}
+        with tempfile.TemporaryFile() as log:
+            proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve"], env=env,
+                                    stdout=log, stderr=subprocess.STDOUT)
+            url = f"http://127.0.0.1:{port}"
+            try:
+                _wait_ready(url, proc, log)
+                r = _load(url, clients, per_client, questions)
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        results.append({"clients": clients, "per_client": per_client, "max_waiting": waiting,
+                        **r})
+        ok = r["latencies_s"]
+        t.rows.append([f"{clients} × {per_client}", str(waiting), str(len(ok)),
+                       str(r["rejected"]), str(r["errors"]),
+                       f"{len(ok) / r['wall_s'] * 60:.1f}",
+                       f"{pct(ok, 50):.2f} / {pct(ok, 95):.2f}" if ok else "-",
+                       f"{pct(r['health_ms'], 95):.0f}" if r["health_ms"] else "-"])
+    t.notes += [
+        "Each client sends its requests one after another (a new question each time, from "
+        "the gold set); a 429 counts as rejected and is not retried. One model slot answers "
+        "at a time, so answers/min is bounded by the model; extra clients wait in the queue "
+        "or, past `RAG_MAX_WAITING`, get 429 with Retry-After at once.",
+        f"Model {settings.model}; /health is polled every 0.5 s by a separate client.",
+    ]
+    t.data = {"levels": results}
+    return t
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_ready(url: str, proc: subprocess.Popen, log) -> None:  # noqa: ANN001
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"`rag serve` exited: {log.read().decode(errors='replace')[-500:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/ready", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("`rag serve` was not ready after 300 s")
+
+
+def _post(url: str, body: dict[str, Any], timeout: float = 600) -> int:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            r.read()
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def _load(url: str, clients: int, per_client: int, questions: list[str]) -> dict[str, Any]:
+    latencies: list[float] = []
+    health: list[float] = []
+    counts = {"rejected": 0, "errors": 0}
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def client(c: int) -> None:
+        for i in range(per_client):
+            q = questions[(c * per_client + i) % len(questions)]
+            t0 = time.perf_counter()
+            try:
+                status = _post(f"{url}/chat", {"messages": [{"role": "user", "content": q}]})
+            except (urllib.error.URLError, OSError):
+                status = -1
+            with lock:
+                if status == 200:
+                    latencies.append(time.perf_counter() - t0)
+                elif status == 429:
+                    counts["rejected"] += 1
+                else:
+                    counts["errors"] += 1
+
+    def poll_health() -> None:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=10) as r:
+                    r.read()
+                health.append((time.perf_counter() - t0) * 1000)
+            except (urllib.error.URLError, OSError):
+                pass
+            stop.wait(0.5)
+
+    poller = threading.Thread(target=poll_health, daemon=True)
+    poller.start()
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+    t0 = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    wall = time.perf_counter() - t0
+    stop.set()
+    poller.join(timeout=5)
+    return {"latencies_s": latencies, "wall_s": wall, "health_ms": health, **counts}
+
+
+# --- the whole run ------------------------------------------------------------------------
+
+
+def run_all(settings: Settings, plan: Plan, say: Say,
+            parts: Sequence[str] = ()) -> list[Table]:
+    """Parts 1, 2 and 5 share one set of timed answers (one model load, one bare model)."""
+    wanted = list(parts) or ["answer", "context", "indexing", "retrieval", "cold", "server"]
+    known = {"answer", "context", "indexing", "retrieval", "cold", "server"}
+    unknown = set(wanted) - known
+    if unknown:
+        raise ValueError(f"unknown part(s) {', '.join(sorted(unknown))}: choose from "
+                         "answer, context, indexing, retrieval, cold, server")
+    settings = settings.with_overrides(model=plan.model, max_tokens=plan.max_tokens)
+    tables: list[Table] = []
+    shared: dict[str, Any] | None = None
+
+    def timed(name: str, fn: Callable[[], Table]) -> None:
+        say(f"[{name}] starting")
+        t0 = time.perf_counter()
+        tables.append(fn())
+        say(f"[{name}] done in {time.perf_counter() - t0:.0f} s")
+
+    if {"answer", "context", "cold"} & set(wanted):
+        say("[answer] timing ask and the bare model on the same prompts")
+        shared = _answer_runs(settings, plan, say)
+    order = {"answer": lambda: bench_answers(settings, plan, say, shared),
+             "context": lambda: bench_context(settings, plan, say, shared),
+             "indexing": lambda: bench_indexing(settings, plan, say),
+             "retrieval": lambda: bench_retrieval(settings, plan, say),
+             "cold": lambda: bench_cold_start(settings, plan, say, shared),
+             "server": lambda: bench_server(settings, plan, say)}
+    for name in ("answer", "context", "indexing", "retrieval", "cold", "server"):
+        if name in wanted:
+            timed(name, order[name])
+    return tables
+
+
+def write_report(tables: Sequence[Table], path: Path, command: str, plan: Plan,
+                 elapsed_s: float) -> list[Path]:
+    """BENCHMARKS.md (and the raw numbers beside it as JSON), each written atomically."""
+    m = machine()
+    head = [
+        "# Benchmarks",
+        "",
+        f"Produced by `{command}` on {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} "
+        f"in {elapsed_s / 60:.1f} min{' (quick: smaller inputs)' if plan.quick else ''}.",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']}, no GPU; {m['os']}; "
+        f"Python {m['python']}; llama-cpp-python {m['llama_cpp_python']}, "
+        f"sentence-transformers {m['sentence_transformers']}, faiss-cpu {m['faiss_cpu']}, "
+        f"torch {m['torch']}, numpy {m['numpy']}.",
+        "",
+        "Timings are medians of several runs with (min-max) beside them; this machine is "
+        "shared and a run's spread says how noisy it was.",
+        "",
+    ]
+    body = "\n".join(t.markdown() for t in tables)
+    raw = {"command": command, "machine": m, "quick": plan.quick,
+           "tables": {t.key: {"title": t.title, "columns": t.columns, "rows": t.rows,
+                              "notes": t.notes, "data": t.data} for t in tables}}
+    written = []
+    for target, text in ((path, "\n".join(head) + "\n" + body),
+                         (path.with_suffix(".json"), json.dumps(raw, indent=1, default=str))):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+        written.append(target)
+    return written
