@@ -40,12 +40,14 @@ def build(vectors: np.ndarray, kind: str, recall_target: float = 0.97,
         index.add(vectors)
         return index, {}
     if kind == "ivf":
-        nlist = max(1, min(n // 39, int(4 * math.sqrt(n))))  # faiss wants >= 39 per list
+        # About 2·√n lists of ~√n/2 vectors; faiss wants >= 39 training points per list.
+        nlist = max(1, min(n // 39, int(2 * math.sqrt(n))))
         quantizer = faiss.IndexFlatIP(d)
         index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
         rng = np.random.default_rng(seed)
-        train = vectors if n <= 64 * nlist else vectors[rng.choice(n, 64 * nlist, replace=False)]
+        train = vectors if n <= 50 * nlist else vectors[rng.choice(n, 50 * nlist, replace=False)]
         index.cp.seed = seed
+        index.cp.niter = 10  # k-means iterations: the nprobe tuning below absorbs the rest
         index.train(train)
         index.add(vectors)
         index.make_direct_map()  # so rows can be read back for incremental updates
