@@ -72,8 +72,10 @@ class State:
         self.started = time.time()
 
     async def load(self) -> None:
-        """Build/update the index and load both models, off the event loop."""
+        """Build/update the index and load both models, off the event loop (the LLM loads
+        in its own thread while the index is read)."""
         try:
+            self.pipeline.start_loading()
             await asyncio.to_thread(lambda: (self.pipeline.index, self.pipeline.generator))
             self.ready.set()
         except errors.RagError as e:

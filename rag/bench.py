@@ -147,17 +147,27 @@ def _gold_questions(settings: Settings, limit: int) -> list[str]:
 
 
 class _Recorder:
-    """Wraps a generator's ``complete`` to keep the messages of every model call."""
+    """Wraps a generator's ``complete`` to keep the messages of every model call, and the
+    time spent inside the model."""
 
     def __init__(self, generator) -> None:  # noqa: ANN001
         self.generator = generator
         self.calls: list[tuple[list[dict[str, str]], int]] = []
+        self.model_s = 0.0
         self._complete = generator.complete
         generator.complete = self._record
 
+    def clear(self) -> None:
+        self.calls.clear()
+        self.model_s = 0.0
+
     def _record(self, messages, max_tokens=256, on_token=None) -> str:  # noqa: ANN001
         self.calls.append(([dict(m) for m in messages], max_tokens))
-        return self._complete(messages, max_tokens, on_token)
+        t0 = time.perf_counter()
+        try:
+            return self._complete(messages, max_tokens, on_token)
+        finally:
+            self.model_s += time.perf_counter() - t0
 
 
 class BareModel:
@@ -226,7 +236,7 @@ def _answer_runs(settings: Settings, plan: Plan, say: Say) -> dict[str, Any]:
     bare = BareModel(gen)
     questions: list[str] = []
     for q in _gold_questions(settings, plan.questions):  # keep those that reach the model
-        recorder.calls.clear()
+        recorder.clear()
         pipe.ask(q)
         if recorder.calls:
             questions.append(q)
@@ -237,22 +247,29 @@ def _answer_runs(settings: Settings, plan: Plan, say: Say) -> dict[str, Any]:
     runs: list[dict[str, Any]] = []
     for rep in range(plan.reps):
         for q in questions:
-            recorder.calls.clear()
+            # Alternate which goes first, so neither always runs on a warmer machine.
+            bare_first = rep % 2 == 1
+            if bare_first and any(r["question"] == q for r in runs):
+                prev = next(r for r in runs if r["question"] == q)
+                bare_runs = [bare.call(m, n) for m, n in prev["calls"]]
+            recorder.clear()
             first: list[float] = []
             t0 = time.perf_counter()
             answer = pipe.ask(q, on_token=lambda _p, f=first: f or f.append(time.perf_counter()))
             ours = time.perf_counter() - t0
             calls = list(recorder.calls)
-            bare_runs = [bare.call(m, n) for m, n in calls]
+            if not bare_first or not any(r["question"] == q for r in runs):
+                bare_runs = [bare.call(m, n) for m, n in calls]
             runs.append({
                 "question": q, "rep": rep, "ours_s": ours,
                 "ours_ttft_s": (first[0] - t0) if first else ours,
+                "outside_model_ms": (ours - recorder.model_s) * 1000,
                 "bare_s": sum(b["total_s"] for b in bare_runs),
                 "bare_ttft_s": bare_runs[0]["ttft_s"],
                 "prompt_tokens": sum(b["prompt_tokens"] for b in bare_runs),
                 "completion_tokens": sum(b["completion_tokens"] for b in bare_runs),
                 "ours_prompt_tokens": answer.usage.get("prompt_tokens", 0),
-                "model_calls": len(calls), "messages": calls[0][0],
+                "model_calls": len(calls), "messages": calls[0][0], "calls": calls,
             })
         say(f"  answer latency: round {rep + 1}/{plan.reps} done")
     return {"pipeline": pipe, "bare": bare, "runs": runs, "prefix_tokens": len(prefix),
@@ -264,13 +281,14 @@ def bench_answers(settings: Settings, plan: Plan, say: Say,
     data = shared or _answer_runs(settings, plan, say)
     runs = data["runs"]
     t = Table("answer", "1. Answer latency: `ask` against bare llama-cpp-python",
-              ["question", "ask (s)", "bare model (s)", "overhead", "TTFT ask / bare (s)",
-               "prompt / completion tokens"])
+              ["question", "ask (s)", "bare model (s)", "ratio", "outside the model (ms)",
+               "TTFT ask / bare (s)", "prompt / completion tokens"])
     for q in data["questions"]:
         mine = [r for r in runs if r["question"] == q]
         ratio = [r["ours_s"] / r["bare_s"] for r in mine]
         t.rows.append([q[:60], spread([r["ours_s"] for r in mine]),
                        spread([r["bare_s"] for r in mine]), spread(ratio, "×", 3),
+                       spread([r["outside_model_ms"] for r in mine], digits=0),
                        f"{median([r['ours_ttft_s'] for r in mine]):.2f} / "
                        f"{median([r['bare_ttft_s'] for r in mine]):.2f}",
                        f"{mine[0]['prompt_tokens']} / {mine[0]['completion_tokens']}"])
@@ -281,6 +299,7 @@ def bench_answers(settings: Settings, plan: Plan, say: Say,
                / sum(r["bare_s"] for r in runs if r["rep"] == k) for k in range(plan.reps)]
     t.rows.append(["**all questions**", f"{ours_total / len(runs):.2f} mean",
                    f"{bare_total / len(runs):.2f} mean", f"**{overall:.3f}×**",
+                   f"{median([r['outside_model_ms'] for r in runs]):.0f} median",
                    f"{median([r['ours_ttft_s'] for r in runs]):.2f} / "
                    f"{median([r['bare_ttft_s'] for r in runs]):.2f}",
                    f"{median([r['prompt_tokens'] for r in runs]):.0f} / "
@@ -295,10 +314,17 @@ def bench_answers(settings: Settings, plan: Plan, say: Say,
         f"Overhead = time of `ask` ÷ time of the bare call(s); target ≤ 1.05. Per round: "
         f"{', '.join(f'{x:.3f}' for x in per_rep)}.",
         "`ask` includes retrieval (query embedding, FAISS, BM25), context selection, prompt "
-        "building and the citation checks; TTFT is from the call to the first token.",
+        "building and the citation checks; TTFT is from the call to the first token. "
+        "'Outside the model' is the part of `ask` not spent inside the model call(s), "
+        "measured in the same run: the pipeline's own cost, free of the run-to-run noise "
+        "of the model itself.",
+        "Rounds alternate which runs first (the pipeline, then the bare model; then the "
+        "other way round), so neither is always measured on the warmer machine.",
     ]
     t.data = {"overall_ratio": overall, "per_round_ratio": per_rep,
-              "runs": [{k: v for k, v in r.items() if k != "messages"} for r in runs]}
+              "outside_model_ms_median": median([r["outside_model_ms"] for r in runs]),
+              "runs": [{k: v for k, v in r.items() if k not in ("messages", "calls")}
+                       for r in runs]}
     return t
 
 
@@ -374,7 +400,8 @@ def bench_context(settings: Settings, plan: Plan, say: Say,
         "markers) is evaluated once and kept in the KV cache; the last two rows time the "
         "first token of the same prompts with the prefix kept and with the cache emptied.",
     ]
-    t.data = {"configs": [{"name": r["name"], "aggregate": r["aggregate"]} for r in evaluated],
+    t.data = {"configs": [{"name": r["name"], "aggregate": r["aggregate"],
+                           "questions": r["questions"]} for r in evaluated],
               "ttft_prefix_kept_s": kept, "ttft_from_scratch_s": scratch,
               "prefix_tokens": n_prefix}
     return t
@@ -778,14 +805,70 @@ def run_all(settings: Settings, plan: Plan, say: Say,
     return tables
 
 
+def headlines(tables: Sequence[Table]) -> list[str]:
+    """One line per part: the number the issue set a target for, and whether it met it."""
+    by = {t.key: t.data for t in tables}
+    out = []
+
+    def mark(ok: bool) -> str:
+        return "✓" if ok else "✗"
+
+    if "answer" in by:
+        r = by["answer"]["overall_ratio"]
+        ms = by["answer"].get("outside_model_ms_median")
+        out.append(f"{mark(r <= 1.05)} Answer latency: `ask` takes {r:.3f}× the bare "
+                   "llama-cpp-python call on the same prompt (target ≤ 1.05)"
+                   + (f"; the pipeline's own work is {ms:.0f} ms per answer." if ms else "."))
+    if "context" in by:
+        c = {x["name"]: x["aggregate"] for x in by["context"]["configs"]}
+        if {"chunks", "sentences"} <= set(c):
+            a, b = c["chunks"], c["sentences"]
+
+            def pc(x: float | None) -> str:
+                return "–" if x is None else f"{100 * x:.0f}%"
+
+            out.append(
+                f"Context: {a['prompt_tokens_mean']:.0f} → {b['prompt_tokens_mean']:.0f} prompt "
+                f"tokens per answer, p50 {a['total_ms_p50'] / 1000:.1f} → "
+                f"{b['total_ms_p50'] / 1000:.1f} s; answer contained {pc(a['answer_contains'])} → "
+                f"{pc(b['answer_contains'])}, citation precision "
+                f"{pc(a['citation_precision'])} → {pc(b['citation_precision'])}.")
+    if "indexing" in by:
+        r = median(by["indexing"]["ratio"])
+        out.append(f"{mark(r >= 0.9)} Indexing: `rag index` runs at {r:.2f}× bare "
+                   "`SentenceTransformer.encode` (target ≥ 0.9).")
+    if "retrieval" in by:
+        big = by["retrieval"]["sizes"][-1]
+        ok = big["p95_ms"] < 20 and big["recall_at_10"] >= 0.95
+        out.append(f"{mark(ok)} Vector search at {big['n']:,} chunks ({big['kind']}): p95 "
+                   f"{big['p95_ms']:.1f} ms, recall@10 {big['recall_at_10']:.3f} (target "
+                   "p95 < 20 ms, recall ≥ 0.95).")
+    if "cold" in by:
+        o = median(by["cold"]["overhead_s"])
+        out.append(f"{mark(o <= 2)} Cold start: {o:.2f} s from process start to the first "
+                   "token, beyond the model's own prompt evaluation (target ≤ 2 s).")
+    if "server" in by:
+        lv = by["server"]["levels"][0]
+        n = len(lv["latencies_s"])
+        out.append(f"Server: {n / lv['wall_s'] * 60:.1f} answers/min with {lv['clients']} "
+                   f"concurrent clients, p95 {pct(lv['latencies_s'], 95):.1f} s; "
+                   + ", ".join(f"{len(x['latencies_s'])} answered and {x['rejected']} "
+                               f"rejected (429) with {x['clients']} clients and a queue of "
+                               f"{x['max_waiting']}" for x in by["server"]["levels"][1:])
+                   + ".")
+    return out
+
+
 def write_report(tables: Sequence[Table], path: Path, command: str, plan: Plan,
-                 elapsed_s: float) -> list[Path]:
+                 elapsed_s: float, measured_at: str | None = None,
+                 machine_info: dict[str, str] | None = None) -> list[Path]:
     """BENCHMARKS.md (and the raw numbers beside it as JSON), each written atomically."""
-    m = machine()
+    m = machine_info or machine()
+    when = measured_at or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     head = [
         "# Benchmarks",
         "",
-        f"Produced by `{command}` on {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} "
+        f"Produced by `{command}` on {when} "
         f"in {elapsed_s / 60:.1f} min{' (quick: smaller inputs)' if plan.quick else ''}.",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']}, no GPU; {m['os']}; "
@@ -796,9 +879,14 @@ def write_report(tables: Sequence[Table], path: Path, command: str, plan: Plan,
         "Timings are medians of several runs with (min-max) beside them; this machine is "
         "shared and a run's spread says how noisy it was.",
         "",
+        "Headlines:",
+        "",
+        *[f"- {line}" for line in headlines(tables)],
+        "",
     ]
     body = "\n".join(t.markdown() for t in tables)
-    raw = {"command": command, "machine": m, "quick": plan.quick,
+    raw = {"command": command, "machine": m, "quick": plan.quick, "measured_at": when,
+           "elapsed_s": elapsed_s,
            "tables": {t.key: {"title": t.title, "columns": t.columns, "rows": t.rows,
                               "notes": t.notes, "data": t.data} for t in tables}}
     written = []
@@ -810,3 +898,13 @@ def write_report(tables: Sequence[Table], path: Path, command: str, plan: Plan,
         os.replace(tmp, target)
         written.append(target)
     return written
+
+
+def rewrite_report(json_path: Path, path: Path) -> list[Path]:
+    """Render BENCHMARKS.md again from the raw numbers of a run, measuring nothing."""
+    raw = json.loads(json_path.read_text(encoding="utf-8"))
+    tables = [Table(key, t["title"], t["columns"], t["rows"], t["notes"], t["data"])
+              for key, t in raw["tables"].items()]
+    plan = QUICK if raw.get("quick") else FULL
+    return write_report(tables, path, raw["command"], plan, raw.get("elapsed_s", 0.0),
+                        raw.get("measured_at"), raw.get("machine"))

@@ -372,8 +372,11 @@ def eval_cmd(gold: str | None, out_dir: str, compare: tuple[str, ...], baseline:
 @click.option("--part", "parts", multiple=True,
               type=click.Choice(["answer", "context", "indexing", "retrieval", "cold", "server"]),
               help="Run only these parts (repeatable); default: all six.")
+@click.option("--render", "render", is_flag=True,
+              help="Measure nothing: write --out again from the .json beside it.")
 @_settings_options
-def bench_cmd(quick: bool, out_path: str, parts: tuple[str, ...], **overrides: Any) -> None:
+def bench_cmd(quick: bool, out_path: str, parts: tuple[str, ...], render: bool,
+              **overrides: Any) -> None:
     """Measure the project against the bare libraries it is built on.
 
     Answer latency vs bare llama-cpp-python, the context budget with evaluation scores,
@@ -384,10 +387,18 @@ def bench_cmd(quick: bool, out_path: str, parts: tuple[str, ...], **overrides: A
     from pathlib import Path
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from . import bench
 
+    if render:
+        source = Path(out_path).with_suffix(".json")
+        if not source.is_file():
+            raise RagError(f"No {source} to render from: run `rag bench` first")
+        for p in bench.rewrite_report(source, Path(out_path)):
+            click.echo(f"Wrote {p}")
+        return
     plan = bench.QUICK if quick else bench.FULL
     if overrides.get("model"):  # an explicit --model wins over the quick plan's small one
         from dataclasses import replace
@@ -396,7 +407,8 @@ def bench_cmd(quick: bool, out_path: str, parts: tuple[str, ...], **overrides: A
     settings = _make_settings(overrides)
     err = Console(stderr=True, highlight=False)
     t0 = time.perf_counter()
-    tables = bench.run_all(settings, plan, lambda m: err.print(f"[dim]{m}[/dim]"), parts)
+    tables = bench.run_all(settings, plan, lambda m: err.print(f"[dim]{escape(m)}[/dim]"),
+                           parts)
     command = "rag " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else "rag bench"
     paths = bench.write_report(tables, Path(out_path), command, plan, time.perf_counter() - t0)
     out = Console(highlight=False)

@@ -5,11 +5,14 @@ the default model), so every sentence the model reads must earn its place.
 
 ``chunks`` gives the model the retrieved chunks as they are. ``sentences`` keeps, in each
 passage, the run of sentences from the first to the last one sharing a content word with
-the question (a quotation that starts in them is kept to its end), and drops a
+the question, and drops a
 passage whose kept text an earlier passage already holds (overlapping chunks). A passage
 with no such sentence is kept whole: dense retrieval found it for a reason the word
-match cannot see. The kept text is still one exact span of the document, so citations
-keep pointing at exact characters.
+match cannot see. Three discourse rules keep a sentence readable on its own: a first
+sentence that opens with "This", "He", "It"... keeps the sentence before it; a
+quotation that starts in the kept text is kept to its end; a sentence ending in a colon
+keeps what it introduces. The kept text is still one exact span of the document, so
+citations keep pointing at exact characters.
 """
 
 from __future__ import annotations
@@ -43,6 +46,16 @@ def select(question: str, passages: Sequence[Passage], mode: str = "sentences") 
     return out
 
 
+_BACK_REFERENCES = frozenset(
+    "this that these those it its he she his her they their them such there here both".split())
+
+
+def _refers_back(sentence: str) -> bool:
+    """Whether a sentence opens with a word that points at the one before it."""
+    first = sentence.lstrip("“\"'‘•- ").split(" ", 1)[0].strip(",.:;").lower()
+    return first in _BACK_REFERENCES
+
+
 def _open_quote(text: str) -> bool:
     return text.count("“") > text.count("”") or text.count('"') % 2 == 1
 
@@ -54,9 +67,14 @@ def _trim(p: Passage, terms: set[str]) -> Passage:
     if not hits or not spans:
         return p
     first, last = hits[0], min(len(spans) - 1, hits[-1] + SENTENCES_AFTER)
+    # "This is the only road ..." needs the sentence that says what "this" is.
+    while first > 0 and _refers_back(c.text[spans[first][0] : spans[first][1]]):
+        first -= 1
     lo = spans[first][0]
-    # A quotation is one unit: "Peskov said: “A. B. C.”" keeps B and C with A.
-    while last + 1 < len(spans) and _open_quote(c.text[lo : spans[last][1]]):
+    # A quotation is one unit: "Peskov said: “A. B. C.”" keeps B and C with A, and a
+    # sentence ending in a colon keeps what it introduces.
+    while last + 1 < len(spans) and (_open_quote(c.text[lo : spans[last][1]])
+                                     or c.text[spans[last][1] - 1] == ":"):
         last += 1
     hi = spans[last][1]
     if (lo, hi) == (0, len(c.text)):

@@ -343,7 +343,7 @@ def _slug(text: str) -> str:
 
 
 def _settings_summary(s) -> dict[str, Any]:  # noqa: ANN001
-    keys = ("model", "embedding_model", "retrieval_mode", "top_k", "chunk_size",
+    keys = ("model", "embedding_model", "retrieval_mode", "context", "top_k", "chunk_size",
             "chunk_overlap", "n_ctx", "n_threads", "max_tokens", "temperature")
     return {k: getattr(s, k) for k in keys}
 

@@ -49,3 +49,20 @@ def test_a_quotation_is_kept_to_its_end():
     p = Passage(Chunk("d", "c1", 0, len(doc), doc), "Title", 1.0)
     [kept] = context.select("What did Peskov say?", [p])
     assert kept.chunk.text.endswith("Russia cannot leave Armenia.”")
+
+
+def test_a_sentence_that_refers_back_keeps_the_one_before():
+    doc = ("Baku must guarantee movement through the Lachin corridor. This is the only road "
+           "connecting the NKR to Armenia. Talks resumed.")
+    p = Passage(Chunk("d", "c1", 0, len(doc), doc), "Title", 1.0)
+    [kept] = context.select("What is the only road connecting the NKR?", [p])
+    assert kept.chunk.text.startswith("Baku must guarantee movement through the Lachin")
+    assert "Talks" not in kept.chunk.text
+
+
+def test_a_sentence_ending_in_a_colon_keeps_what_it_introduces():
+    doc = ("Analyst Kochinyan does not believe Armenia is changing course:\n“It is rhetoric. "
+           "Nothing more.”\nThe weather was mild.")
+    p = Passage(Chunk("d", "c1", 0, len(doc), doc), "Title", 1.0)
+    [kept] = context.select("Does Kochinyan believe Armenia is changing course?", [p])
+    assert kept.chunk.text.endswith("Nothing more.”")
