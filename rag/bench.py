@@ -171,26 +171,19 @@ class _Recorder:
 
 
 class BareModel:
-    """llama-cpp-python on its own: the same GGUF, settings and sampling as the pipeline."""
+    """llama-cpp-python on its own: the pipeline's own ``Llama`` object (same weights in
+    memory, settings and sampling), called directly, with no pipeline code around it."""
 
     def __init__(self, generator) -> None:  # noqa: ANN001 - LlamaCppGenerator
-        from llama_cpp import Llama
-
-        from .generation import _quiet_stderr
-
-        g = generator
-        with _quiet_stderr():
-            self.llm = Llama(model_path=str(g.path), n_ctx=g.n_ctx,
-                             n_threads=g.llm.context_params.n_threads,
-                             n_threads_batch=g.llm.context_params.n_threads_batch,
-                             n_batch=g.llm.n_batch, seed=g.seed, use_mmap=True, verbose=False)
-        self.temperature = g.temperature
-        self.seed = g.seed
+        self.llm = generator.llm
+        self.temperature = generator.temperature
+        self.seed = generator.seed
         self.prefix: list[int] = []
 
     def keep_prefix(self, prefix: list[int]) -> None:
         """Start every call from the same evaluated prefix as the pipeline's model does
-        (llama-cpp-python reuses the longest common prefix of consecutive prompts)."""
+        (llama-cpp-python reuses the longest common prefix of consecutive prompts). The
+        pipeline cuts the cache back to the same prefix before each of its calls."""
         self.llm.reset()
         if prefix:
             self.llm.eval(prefix)
@@ -308,9 +301,9 @@ def bench_answers(settings: Settings, plan: Plan, say: Say,
         f"{len(data['questions'])} gold questions × {plan.reps} rounds, model "
         f"{data['pipeline'].generator.name}; each cell is the median (min-max) of the rounds.",
         "The bare call is `Llama.create_chat_completion` on the exact messages `ask` sent "
-        "(every call, when `ask` retried), same GGUF, threads, context and greedy sampling, "
-        f"starting like the pipeline from the evaluated {data['prefix_tokens']}-token chat "
-        "template prefix.",
+        "(every call, when `ask` retried), on the pipeline's own `Llama` object (same "
+        "weights, threads, context, greedy sampling), starting like the pipeline from the "
+        f"evaluated {data['prefix_tokens']}-token chat template prefix.",
         f"Overhead = time of `ask` ÷ time of the bare call(s); target ≤ 1.05. Per round: "
         f"{', '.join(f'{x:.3f}' for x in per_rep)}.",
         "`ask` includes retrieval (query embedding, FAISS, BM25), context selection, prompt "
@@ -548,7 +541,8 @@ def bench_retrieval(settings: Settings, plan: Plan, say: Say) -> Table:
     t.notes += [
         f"Auto: exact (`IndexFlatIP`) up to {exact_max:,} chunks (`RAG_EXACT_MAX_CHUNKS`), "
         "IVF above (`RAG_INDEX_TYPE` = auto, flat, ivf or hnsw). IVF's nprobe is the "
-        f"smallest whose recall@10 on 200 sample queries reaches {settings.ann_recall_target} "
+        f"smallest whose recall@10 on {vx.TUNING_QUERIES} sample queries (other than the ones "
+        f"measured here) reaches {settings.ann_recall_target} "
         "(`RAG_ANN_RECALL_TARGET`), chosen when the index is built.",
         f"{plan.search_queries} held-out queries (data points plus noise), one at a time "
         "through FAISS as `rag` calls it; recall@10 against exact search on the same vectors.",

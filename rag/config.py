@@ -44,7 +44,7 @@ class Settings(BaseSettings):
         100_000, ge=0, description="Largest corpus (in chunks) searched exactly when auto."
     )
     ann_recall_target: float = Field(
-        0.97, gt=0, le=1.0,
+        0.98, gt=0, le=1.0,
         description="Recall@10 against exact search an approximate index is tuned to reach.",
     )
     top_k: int = Field(4, ge=1, le=50, description="Passages given to the model.")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 KINDS = ("auto", "flat", "ivf", "hnsw")
-TUNING_QUERIES = 200
+TUNING_QUERIES = 500
 TUNING_K = 10
 
 
@@ -28,7 +28,7 @@ def choose_kind(requested: str, n: int, exact_max: int) -> str:
     return "flat" if n <= exact_max else "ivf"
 
 
-def build(vectors: np.ndarray, kind: str, recall_target: float = 0.97,
+def build(vectors: np.ndarray, kind: str, recall_target: float = 0.98,
           seed: int = 0) -> tuple[Any, dict[str, Any]]:
     """A FAISS index of ``kind`` holding ``vectors`` (row i is id i), and its parameters."""
     import faiss
@@ -51,7 +51,7 @@ def build(vectors: np.ndarray, kind: str, recall_target: float = 0.97,
         index.train(train)
         index.add(vectors)
         index.make_direct_map()  # so rows can be read back for incremental updates
-        breadths = [b for b in (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+        breadths = [b for b in (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
                     if b < nlist] + [nlist]
         breadth, recall = _tune(index, vectors, "nprobe", breadths, recall_target, seed)
         return index, {"nlist": nlist, "nprobe": breadth, "tuned_recall_at_10": recall}
