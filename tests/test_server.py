@@ -13,8 +13,10 @@ from openai import OpenAI
 
 pytestmark = pytest.mark.integration
 
-PESKOV_WORDS = ["absolutely integral part of this region", "Russia cannot leave Armenia",
-                "wariness"]
+# Phrases of his two statements that a faithful answer keeps, quoted or paraphrased.
+PESKOV_WORDS = ["integral part of this region", "integral part of the region",
+                "cannot leave Armenia", "cannot go anywhere", "wariness",
+                "monitor the situation"]
 
 
 def peskov_cited(d: dict) -> bool:
