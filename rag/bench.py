@@ -41,6 +41,7 @@ import numpy as np
 from .config import Settings
 
 Say = Callable[[str], None]
+PARTS = ("answer", "context", "indexing", "retrieval", "cold", "server")  # in run order
 
 
 @dataclass
@@ -138,7 +139,7 @@ def machine() -> dict[str, str]:
             **versions}
 
 
-def _gold_questions(settings: Settings, limit: int) -> list[str]:
+def _gold_questions(limit: int) -> list[str]:
     """The first ``limit`` answerable gold questions the model is asked (no pre-check
     abstention), so every one is a fair model-vs-pipeline comparison."""
     from .eval import DEFAULT_GOLD, load_gold
@@ -228,7 +229,7 @@ def _answer_runs(settings: Settings, plan: Plan, say: Say) -> dict[str, Any]:
     recorder = _Recorder(gen)
     bare = BareModel(gen)
     questions: list[str] = []
-    for q in _gold_questions(settings, plan.questions):  # keep those that reach the model
+    for q in _gold_questions(plan.questions):  # keep those that reach the model
         recorder.clear()
         pipe.ask(q)
         if recorder.calls:
@@ -768,12 +769,11 @@ def _load(url: str, clients: int, per_client: int, questions: list[str]) -> dict
 def run_all(settings: Settings, plan: Plan, say: Say,
             parts: Sequence[str] = ()) -> list[Table]:
     """Parts 1, 2 and 5 share one set of timed answers (one model load, one bare model)."""
-    wanted = list(parts) or ["answer", "context", "indexing", "retrieval", "cold", "server"]
-    known = {"answer", "context", "indexing", "retrieval", "cold", "server"}
-    unknown = set(wanted) - known
+    wanted = list(parts) or list(PARTS)
+    unknown = set(wanted) - set(PARTS)
     if unknown:
         raise ValueError(f"unknown part(s) {', '.join(sorted(unknown))}: choose from "
-                         "answer, context, indexing, retrieval, cold, server")
+                         f"{', '.join(PARTS)}")
     settings = settings.with_overrides(model=plan.model, max_tokens=plan.max_tokens)
     tables: list[Table] = []
     shared: dict[str, Any] | None = None
@@ -793,7 +793,7 @@ def run_all(settings: Settings, plan: Plan, say: Say,
              "retrieval": lambda: bench_retrieval(settings, plan, say),
              "cold": lambda: bench_cold_start(settings, plan, say, shared),
              "server": lambda: bench_server(settings, plan, say)}
-    for name in ("answer", "context", "indexing", "retrieval", "cold", "server"):
+    for name in PARTS:
         if name in wanted:
             timed(name, order[name])
     return tables

@@ -371,6 +371,7 @@ def eval_cmd(gold: str | None, out_dir: str, compare: tuple[str, ...], baseline:
               "it as .json).")
 @click.option("--part", "parts", multiple=True,
               type=click.Choice(["answer", "context", "indexing", "retrieval", "cold", "server"]),
+              # the same names as rag.bench.PARTS (not imported here: `rag` starts fast)
               help="Run only these parts (repeatable); default: all six.")
 @click.option("--render", "render", is_flag=True,
               help="Measure nothing: write --out again from the .json beside it.")

@@ -15,6 +15,12 @@ def passage(start: int, end: int, cid: str = "c1", doc: str = "d") -> Passage:
     return Passage(Chunk(doc, cid, start, end, DOC[start:end]), "Title", 1.0)
 
 
+def kept_of(text: str, question: str) -> str:
+    """The text ``select`` keeps of a one-passage document ``text``."""
+    [kept] = context.select(question, [Passage(Chunk("d", "c1", 0, len(text), text), "T", 1.0)])
+    return kept.chunk.text
+
+
 def test_keeps_the_run_of_sentences_that_share_words_with_the_question():
     whole = passage(0, len(DOC))
     [p] = context.select("What did Zakharova call it?", [whole])
@@ -46,23 +52,19 @@ def test_chunks_mode_is_the_identity_and_unknown_modes_fail():
 def test_a_quotation_is_kept_to_its_end():
     doc = ("Peskov responded: “Russia is an integral part of this region. It cannot go "
            "anywhere. Russia cannot leave Armenia.” The weather was mild.")
-    p = Passage(Chunk("d", "c1", 0, len(doc), doc), "Title", 1.0)
-    [kept] = context.select("What did Peskov say?", [p])
-    assert kept.chunk.text.endswith("Russia cannot leave Armenia.”")
+    assert kept_of(doc, "What did Peskov say?").endswith("Russia cannot leave Armenia.”")
 
 
 def test_a_sentence_that_refers_back_keeps_the_one_before():
     doc = ("Baku must guarantee movement through the Lachin corridor. This is the only road "
            "connecting the NKR to Armenia. Talks resumed.")
-    p = Passage(Chunk("d", "c1", 0, len(doc), doc), "Title", 1.0)
-    [kept] = context.select("What is the only road connecting the NKR?", [p])
-    assert kept.chunk.text.startswith("Baku must guarantee movement through the Lachin")
-    assert "Talks" not in kept.chunk.text
+    kept = kept_of(doc, "What is the only road connecting the NKR?")
+    assert kept.startswith("Baku must guarantee movement through the Lachin")
+    assert "Talks" not in kept
 
 
 def test_a_sentence_ending_in_a_colon_keeps_what_it_introduces():
     doc = ("Analyst Kochinyan does not believe Armenia is changing course:\n“It is rhetoric. "
            "Nothing more.”\nThe weather was mild.")
-    p = Passage(Chunk("d", "c1", 0, len(doc), doc), "Title", 1.0)
-    [kept] = context.select("Does Kochinyan believe Armenia is changing course?", [p])
-    assert kept.chunk.text.endswith("Nothing more.”")
+    kept = kept_of(doc, "Does Kochinyan believe Armenia is changing course?")
+    assert kept.endswith("Nothing more.”")
