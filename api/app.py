@@ -14,6 +14,7 @@ import re
 import secrets
 import tempfile
 import time
+import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
@@ -29,7 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from rag import errors
 from rag.config import Settings
 from rag.documents import SUPPORTED_SUFFIXES, SourceFile, load
-from rag.pipeline import Pipeline, validate_question
+from rag.pipeline import Pipeline, validate_question, validate_text
 from rag.types import Answer, Turn
 
 from .engine import AnswerEngine, AnswerTimeoutError, BusyError, Token
@@ -46,6 +47,7 @@ STATUS = [  # most specific first
     (errors.NoDocumentsError, 422),
     (errors.IndexNotFoundError, 503),
     (errors.IndexCorruptError, 503),
+    (errors.IndexWriteError, 503),
     (errors.ModelNotFoundError, 503),
     (errors.ModelChecksumError, 503),
     (errors.ModelLoadError, 503),
@@ -107,6 +109,10 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         description="Answers from your documents, with cited passages. Local and offline.",
         lifespan=lifespan,
         max_body_size=settings.max_upload_bytes + 64_000,
+        # Swagger UI and ReDoc load from a CDN, which an offline machine cannot reach; the
+        # schema itself is served at /openapi.json (behind the key when one is set).
+        docs_url=None,
+        redoc_url=None,
     )
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
@@ -137,15 +143,19 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     def state(request: Request) -> State:
         return request.app.state.rag
 
-    async def authorized(request: Request) -> None:
-        if not settings.api_key:
-            return
-        header = request.headers.get("authorization", "")
-        token = header[7:] if header.lower().startswith("bearer ") else ""
-        if not secrets.compare_digest(token.encode(), settings.api_key.encode()):
-            raise HTTPException(401, "Missing or wrong API key: send 'Authorization: Bearer "
-                                     "<key>' (the key is RAG_API_KEY on the server)",
-                                headers={"WWW-Authenticate": "Bearer"})
+    @app.middleware("http")
+    async def authorized(request: Request, call_next):  # noqa: ANN001, ANN202
+        """With RAG_API_KEY set, every route but the public ones needs the key. Checked
+        before anything reads the body, so a malformed request without the key gets 401."""
+        if (settings.api_key and request.method != "OPTIONS"
+                and not _is_public(request.url.path)):
+            header = request.headers.get("authorization", "")
+            token = header[7:] if header.lower().startswith("bearer ") else ""
+            if not secrets.compare_digest(token.encode(), settings.api_key.encode()):
+                return _error(401, "Missing or wrong API key: send 'Authorization: Bearer "
+                                   "<key>' (the key is RAG_API_KEY on the server)",
+                              "HTTPError", {"WWW-Authenticate": "Bearer"})
+        return await call_next(request)
 
     async def ready(s: State = Depends(state)) -> State:
         if not s.ready.is_set():
@@ -154,8 +164,6 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
             raise NotReadyError("The model and index are still loading; retry in a few seconds")
         return s
 
-    guarded = [Depends(authorized)]
-
     # --- health ---------------------------------------------------------------------------
 
     @app.get("/health", tags=["health"])
@@ -163,7 +171,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         """The process is alive (answers even while a question is being answered)."""
         return {"status": "ok"}
 
-    @app.get("/ready", tags=["health"], dependencies=guarded)
+    @app.get("/ready", tags=["health"])
     async def is_ready(s: State = Depends(state)) -> JSONResponse:
         """200 once the index and the model are loaded, 503 before (or if loading failed)."""
         if not s.ready.is_set():
@@ -179,7 +187,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
 
     # --- answering --------------------------------------------------------------------------
 
-    @app.post("/chat", dependencies=guarded, tags=["chat"])
+    @app.post("/chat", tags=["chat"])
     async def chat(body: ChatRequest, request: Request, s: State = Depends(ready)):  # noqa: ANN202
         """Answer the last user message; earlier messages resolve follow-ups.
 
@@ -205,20 +213,21 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
                         else:
                             yield _sse("answer", event.to_dict())
                 yield _sse("done", {})
-            except errors.RagError as e:
-                yield _sse("error", {"detail": str(e), "status": _status(e)})
+            except Exception as e:  # noqa: BLE001 - a stream must end with an error event
+                detail, status = _stream_error(e)
+                yield _sse("error", {"detail": detail, "status": status})
 
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache",
                                           "X-Accel-Buffering": "no"})
 
-    @app.get("/v1/models", dependencies=guarded, tags=["openai"])
+    @app.get("/v1/models", tags=["openai"])
     async def models(s: State = Depends(ready)) -> dict[str, Any]:
         """The loaded model, in the OpenAI list shape."""
         return {"object": "list", "data": [{"id": s.pipeline.generator.name, "object": "model",
                                             "created": int(s.started), "owned_by": "local"}]}
 
-    @app.post("/v1/chat/completions", dependencies=guarded, tags=["openai"])
+    @app.post("/v1/chat/completions", tags=["openai"])
     async def completions(body: OpenAIChatRequest, request: Request,  # noqa: ANN202
                           s: State = Depends(ready)):
         """OpenAI-compatible chat. The citations ride along in `citations` (and the whole
@@ -257,16 +266,16 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
                         d = event.to_dict()
                         yield chunk({}, "stop", citations=d["citations"], rag=d,
                                     usage=_usage(event))
-            except errors.RagError as e:
-                err = {"error": {"message": str(e), "type": type(e).__name__,
-                                 "code": _status(e)}}
+            except Exception as e:  # noqa: BLE001 - a stream must end with an error and [DONE]
+                detail, status = _stream_error(e)
+                err = {"error": {"message": detail, "type": type(e).__name__, "code": status}}
                 yield f"data: {json.dumps(err)}\n\n"
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(chunks(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache"})
 
-    @app.post("/search", dependencies=guarded, tags=["retrieval"])
+    @app.post("/search", tags=["retrieval"])
     async def search(body: SearchRequest, s: State = Depends(ready)) -> dict[str, Any]:
         """Retrieval only: the passages and their scores, no model."""
         passages = await s.engine.search(body.query, body.top_k)
@@ -275,7 +284,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
 
     # --- documents ---------------------------------------------------------------------------
 
-    @app.get("/documents", dependencies=guarded, tags=["documents"])
+    @app.get("/documents", tags=["documents"])
     async def documents(s: State = Depends(ready)) -> dict[str, Any]:
         """The indexed documents: id, title, number of chunks."""
         index = s.pipeline.index
@@ -285,7 +294,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
              "characters": len(d.text), "source_url": d.metadata.get("source_url")}
             for d in sorted(index.documents.values(), key=lambda d: d.doc_id)]}
 
-    @app.post("/documents", status_code=201, dependencies=guarded, tags=["documents"])
+    @app.post("/documents", status_code=201, tags=["documents"])
     async def upload(file: UploadFile = File(...), replace: bool = Query(False),
                      s: State = Depends(ready)) -> dict[str, Any]:
         """Add a .txt, .md, .html or .pdf file; it is indexed and searchable on return."""
@@ -309,9 +318,14 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
                                                  "(RAG_MAX_UPLOAD_BYTES)")
                     out.write(block)
             try:
-                await asyncio.to_thread(load, SourceFile(name, tmp, ""))
+                await asyncio.to_thread(load, SourceFile(name, tmp, ""),
+                                        settings.max_document_chars)
             except (ValueError, OSError) as e:
                 raise HTTPException(422, f"Cannot index {name}: {e}") from e
+            except Exception as e:  # a parser's limit or bug: the file is at fault, not us
+                log.warning("Upload %s is unreadable", name, exc_info=True)
+                raise HTTPException(422, f"Cannot index {name}: unreadable "
+                                         f"({type(e).__name__})") from e
             if target.exists():
                 backup = target.with_name(f".backup-{uuid.uuid4().hex}-{name}")
                 os.replace(target, backup)
@@ -334,17 +348,17 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
                 "chunks": index.chunk_counts()[name],
                 "changes": changes.summary()}
 
-    @app.delete("/documents/{doc_id:path}", dependencies=guarded, tags=["documents"])
+    @app.delete("/documents/{doc_id:path}", tags=["documents"])
     async def delete(doc_id: str, s: State = Depends(ready)) -> dict[str, Any]:
         """Remove a document from documents/ and from the index."""
         index = s.pipeline.index
         if doc_id not in index.documents:
             raise HTTPException(404, f"No document {doc_id!r}: GET /documents lists them")
         docs_dir = settings.documents_dir.resolve()
-        path = (docs_dir / doc_id).resolve()
-        if not path.is_relative_to(docs_dir):
+        path = docs_dir / doc_id
+        if ".." in Path(doc_id).parts or not path.parent.resolve().is_relative_to(docs_dir):
             raise HTTPException(400, "Document ids are paths inside the documents folder")
-        path.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)  # a link goes, never the file it points to
         try:
             changes = await s.engine.reindex()
         except errors.NoDocumentsError:
@@ -365,10 +379,19 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
 # --- helpers ---------------------------------------------------------------------------------
 
 
+PUBLIC_PATHS = ("/", "/health")  # and /static/*: the page and its assets hold no data
+
+
+def _is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith("/static/")
+
+
 def safe_filename(name: str) -> str:
     """A plain file name for an upload: no folders, no leading dots, a supported suffix."""
-    base = re.split(r"[\\/]", name)[-1]
-    base = re.sub(r"[^A-Za-z0-9._ -]", "_", base).strip().lstrip(".").replace(" ", "_")
+    base = unicodedata.normalize("NFC", re.split(r"[\\/]", name)[-1])
+    # Letters and digits of any script stay (\w is Unicode-aware), so "Отчёт.txt" and
+    # "報告.txt" keep different names; anything else becomes "_".
+    base = re.sub(r"[^\w. -]", "_", base).strip().lstrip(".").replace(" ", "_")
     suffix = Path(base).suffix.lower()
     if not base or not Path(base).stem:
         raise HTTPException(422, "The upload needs a file name, like notes.txt")
@@ -388,8 +411,17 @@ def _conversation(messages: list[tuple[str, str]], settings: Settings) -> tuple[
         raise errors.InvalidQuestionError(
             f"The last message must be the user's question, not a {role} message")
     question = validate_question(content, settings.max_question_chars)
-    history = [Turn(r, c) for r, c in messages[:-1] if r in ("user", "assistant")]
+    history = [Turn(r, validate_text(c, f"Message {i}")) for i, (r, c)
+               in enumerate(messages[:-1], 1) if r in ("user", "assistant")]
     return question, history
+
+
+def _stream_error(exc: Exception) -> tuple[str, int]:
+    """What a stream's closing error event says: the RagError's words, or a logged bug."""
+    if isinstance(exc, errors.RagError):
+        return str(exc), _status(exc)
+    log.exception("Answer stream failed", exc_info=exc)
+    return f"Internal error ({type(exc).__name__}); the server log has the details", 500
 
 
 def _status(exc: errors.RagError) -> int:

@@ -147,6 +147,7 @@ class AnswerEngine:
         finally:
             if not finished:
                 cancel.set()
+                self.pipeline.interrupt()  # also stops a prompt that is still being read
                 if not future.done():
                     self.stats["cancelled"] += 1
                 # The model is free only once the worker has stopped.
@@ -161,6 +162,6 @@ class AnswerEngine:
         """Bring the index up to date with the documents folder (one run at a time)."""
         def run():  # noqa: ANN202
             with self._index_lock:
-                return self.pipeline.refresh_index()
+                return self.pipeline.refresh_index(require_write=True)
 
         return await asyncio.to_thread(run)

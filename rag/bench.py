@@ -39,9 +39,12 @@ from typing import Any
 import numpy as np
 
 from .config import Settings
+from .files import atomic_write_text
 
 Say = Callable[[str], None]
 PARTS = ("answer", "context", "indexing", "retrieval", "cold", "server")  # in run order
+# Run only when asked for by name, with a folder: `rag bench --part corpus --corpus DIR`.
+EXTRA_PARTS = ("corpus",)
 
 
 @dataclass
@@ -421,7 +424,8 @@ def bench_indexing(settings: Settings, plan: Plan, say: Say) -> Table:
         s = settings.with_overrides(documents_dir=docs, index_dir=work / "index")
         embedder = load_embedder(s)
         texts = [c.text for src in scan(docs)[0]
-                 for c in chunk_document(load(src), s.chunk_size, s.chunk_overlap)]
+                 for c in chunk_document(load(src, s.max_document_chars), s.chunk_size,
+                                         s.chunk_overlap)]
         say(f"  {len(texts)} chunks from {plan.index_docs} documents")
         embedder.model.encode(texts[:64], batch_size=s.embed_batch_size)  # warm up
         bare_s, ours_s = [], []
@@ -763,17 +767,102 @@ def _load(url: str, clients: int, per_client: int, questions: list[str]) -> dict
     return {"latencies_s": latencies, "wall_s": wall, "health_ms": health, **counts}
 
 
+# --- 7. a real corpus ----------------------------------------------------------------------
+
+
+def bench_corpus(settings: Settings, plan: Plan, say: Say, corpus: Path) -> Table:
+    """`rag index` of a real folder in a fresh process, against bare `encode` of its chunks."""
+    import resource
+
+    from .embedding import load_embedder
+    from .index import Index
+
+    if not corpus.is_dir():
+        raise ValueError(f"--corpus {corpus} is not a folder")
+    files = [p for p in corpus.rglob("*") if p.is_file()]
+    work = Path(tempfile.mkdtemp(prefix="rag-bench-corpus-"))
+    try:
+        env = {**os.environ, **_settings_env(settings), "RAG_INDEX_DIR": str(work / "index"),
+               "RAG_PROGRESS_INTERVAL_S": "60"}
+        say(f"  rag index {corpus} ({len(files)} files) in a new process")
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "index", str(corpus)],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
+        output = []
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            output.append(line.rstrip())
+            if line.startswith(("Reading", "Embedding", "Documents:")):
+                say("  " + line.rstrip())
+        _, status, usage = os.wait4(proc.pid, 0)
+        index_s = time.perf_counter() - t0
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError("rag index failed:\n" + "\n".join(output[-20:]))
+        peak_mb = usage.ru_maxrss / 1024  # KiB on Linux
+        index = Index.load(work / "index")
+        texts = [c.text for c in index.chunks]
+        chars = sum(len(d.text) for d in index.documents.values())
+        summary = next((ln for ln in output if ln.startswith("Documents:")), "")
+        say(f"  bare encode of the same {len(texts)} chunks")
+        embedder = load_embedder(settings)
+        embedder.model.encode(texts[:64], batch_size=settings.embed_batch_size)  # warm up
+        t0 = time.perf_counter()
+        embedder.model.encode(texts, batch_size=settings.embed_batch_size,
+                              normalize_embeddings=True, convert_to_numpy=True,
+                              show_progress_bar=False)
+        bare_s = time.perf_counter() - t0
+        bare_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        debris = {w: sum(w in t for t in texts) for w in ("¶", "Table of Contents",
+                                                         "Navigation", "Previous topic")}
+        counts: dict[str, int] = {}
+        for t in texts:
+            counts[t] = counts.get(t, 0) + 1
+        repeated = sum(n - 1 for n in counts.values() if n > 1)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    n = len(texts)
+    t = Table("corpus", f"7. A real corpus: `rag index` of {corpus.name}/ against bare `encode`",
+              ["measurement", "value"])
+    t.rows += [
+        ["files / documents indexed", f"{len(files):,} / {len(index.documents):,}"],
+        ["characters of text", f"{chars:,}"],
+        ["chunks", f"{n:,} ({repeated:,} repeat another chunk's text)"],
+        ["`rag index` (new process: start, read, clean, chunk, embed, FAISS, write)",
+         f"{index_s:.0f} s ({n / index_s:.0f} chunks/s)"],
+        ["bare `encode` of the same chunks (model loaded)",
+         f"{bare_s:.0f} s ({n / bare_s:.0f} chunks/s)"],
+        ["ratio (`rag index` rate / bare rate)", f"**{bare_s / index_s:.3f}**"],
+        ["peak memory of `rag index`", f"{peak_mb:,.0f} MB"],
+        ["chunks holding navigation debris (¶, Table of Contents, Navigation, Previous topic)",
+         f"{sum(debris.values())}"],
+    ]
+    t.notes += [
+        f"{summary}",
+        f"{settings.chunk_size}/{settings.chunk_overlap}-character chunks, batch "
+        f"{settings.embed_batch_size}; one run each (the corpus takes minutes). The bare "
+        f"figure's process peaked at {bare_peak_mb:,.0f} MB.",
+    ]
+    t.data = {"files": len(files), "documents": len(index.documents), "chars": chars,
+              "chunks": n, "repeated_chunks": repeated, "index_s": index_s, "bare_s": bare_s,
+              "ratio": bare_s / index_s, "peak_mb": peak_mb, "debris": debris,
+              "summary": summary}
+    return t
+
+
 # --- the whole run ------------------------------------------------------------------------
 
 
 def run_all(settings: Settings, plan: Plan, say: Say,
-            parts: Sequence[str] = ()) -> list[Table]:
+            parts: Sequence[str] = (), corpus: Path | None = None) -> list[Table]:
     """Parts 1, 2 and 5 share one set of timed answers (one model load, one bare model)."""
     wanted = list(parts) or list(PARTS)
-    unknown = set(wanted) - set(PARTS)
+    unknown = set(wanted) - set(PARTS) - set(EXTRA_PARTS)
     if unknown:
         raise ValueError(f"unknown part(s) {', '.join(sorted(unknown))}: choose from "
-                         f"{', '.join(PARTS)}")
+                         f"{', '.join(PARTS + EXTRA_PARTS)}")
+    if "corpus" in wanted and corpus is None:
+        raise ValueError("the corpus part needs --corpus DIR (a folder of documents)")
     settings = settings.with_overrides(model=plan.model, max_tokens=plan.max_tokens)
     tables: list[Table] = []
     shared: dict[str, Any] | None = None
@@ -792,8 +881,9 @@ def run_all(settings: Settings, plan: Plan, say: Say,
              "indexing": lambda: bench_indexing(settings, plan, say),
              "retrieval": lambda: bench_retrieval(settings, plan, say),
              "cold": lambda: bench_cold_start(settings, plan, say, shared),
-             "server": lambda: bench_server(settings, plan, say)}
-    for name in PARTS:
+             "server": lambda: bench_server(settings, plan, say),
+             "corpus": lambda: bench_corpus(settings, plan, say, corpus)}
+    for name in PARTS + EXTRA_PARTS:
         if name in wanted:
             timed(name, order[name])
     return tables
@@ -841,6 +931,12 @@ def headlines(tables: Sequence[Table]) -> list[str]:
         o = median(by["cold"]["overhead_s"])
         out.append(f"{mark(o <= 2)} Cold start: {o:.2f} s from process start to the first "
                    "token, beyond the model's own prompt evaluation (target ≤ 2 s).")
+    if "corpus" in by:
+        c = by["corpus"]
+        out.append(f"{mark(c['ratio'] >= 0.9)} Real corpus: {c['documents']:,} documents, "
+                   f"{c['chunks']:,} chunks indexed in {c['index_s'] / 60:.1f} min, "
+                   f"{c['ratio']:.2f}× bare `encode` (target ≥ 0.9), peak "
+                   f"{c['peak_mb']:,.0f} MB.")
     if "server" in by:
         lv = by["server"]["levels"][0]
         n = len(lv["latencies_s"])
@@ -886,12 +982,27 @@ def write_report(tables: Sequence[Table], path: Path, command: str, plan: Plan,
     written = []
     for target, text in ((path, "\n".join(head) + "\n" + body),
                          (path.with_suffix(".json"), json.dumps(raw, indent=1, default=str))):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
+        atomic_write_text(target, text)
         written.append(target)
     return written
+
+
+def merge_report(json_path: Path, path: Path, tables: Sequence[Table],
+                 command: str) -> list[Path]:
+    """Put the tables of a partial run (`--part`) into an existing report, replacing those
+    of the same parts; each says when and how it was measured."""
+    raw = json.loads(json_path.read_text(encoding="utf-8"))
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    by_key = {key: Table(key, t["title"], t["columns"], t["rows"], t["notes"], t["data"])
+              for key, t in raw["tables"].items()}
+    for t in tables:
+        t.notes = [*t.notes, f"Measured by `{command}` on {when}, apart from the rest of "
+                             "this page."]
+        by_key[t.key] = t
+    order = [k for k in PARTS + EXTRA_PARTS if k in by_key]
+    plan = QUICK if raw.get("quick") else FULL
+    return write_report([by_key[k] for k in order], path, raw["command"], plan,
+                        raw.get("elapsed_s", 0.0), raw.get("measured_at"), raw.get("machine"))
 
 
 def rewrite_report(json_path: Path, path: Path) -> list[Path]:

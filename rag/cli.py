@@ -7,15 +7,17 @@ import logging
 import os
 import re
 import sys
+import threading
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from .config import Settings
 from .errors import RagError
-from .progress import Reporter
+from .progress import LineProgress, Reporter, Task
 from .types import Answer, Passage, Turn
 
 # Library chatter (transformers, tokenizers, hub) is not for the user of a CLI.
@@ -25,39 +27,67 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 class RichReporter(Reporter):
-    """Progress bars and notes on stderr, so stdout carries only answers (and JSON)."""
+    """Progress and notes on stderr, so stdout carries only answers (and JSON).
 
-    def __init__(self, quiet: bool = False) -> None:
+    On a terminal, bars (one live display shared by concurrent tasks, such as the model
+    assembling while documents are embedded); in a pipe or a log, plain progress lines
+    every ``every`` seconds.
+    """
+
+    def __init__(self, quiet: bool = False, every: float = 10.0) -> None:
         from rich.console import Console
 
         self.console = Console(stderr=True, highlight=False)
         self.quiet = quiet
-        self.progress = None
-        self.task = None
+        self.every = every
+        self._lock = threading.Lock()
+        self._bars = None
+        self._open = 0
 
-    def start(self, description: str, total: int) -> None:
+    def task(self, description: str, total: int, unit: str = "") -> Task:
+        if self.quiet:
+            return Task()
+        if not self.console.is_terminal:
+            return LineProgress(self._print, description, total, unit, self.every)
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-        if self.quiet:
-            return
-        self.progress = Progress("[progress.description]{task.description}", BarColumn(),
-                                 MofNCompleteColumn(), TimeRemainingColumn(),
-                                 console=self.console, transient=False)
-        self.progress.start()
-        self.task = self.progress.add_task(description, total=total)
+        with self._lock:
+            if self._bars is None:
+                self._bars = Progress("[progress.description]{task.description}", BarColumn(),
+                                      MofNCompleteColumn(), TimeRemainingColumn(),
+                                      console=self.console, transient=False)
+                self._bars.start()
+            self._open += 1
+            bars = self._bars
+            task_id = bars.add_task(f"{description}{f' ({unit})' if unit else ''}", total=total)
+        return _BarTask(self, bars, task_id)
 
-    def advance(self, n: int = 1) -> None:
-        if self.progress is not None:
-            self.progress.advance(self.task, n)
+    def _closed(self) -> None:
+        with self._lock:
+            self._open -= 1
+            if self._open == 0 and self._bars is not None:
+                self._bars.stop()
+                self._bars = None
 
-    def finish(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
+    def _print(self, line: str) -> None:
+        self.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     def note(self, message: str) -> None:
         if not self.quiet:
-            self.console.print(f"[dim]{message}[/dim]")
+            self.console.print(f"[dim]{escape(message)}[/dim]", soft_wrap=True)
+
+
+class _BarTask(Task):
+    def __init__(self, owner: RichReporter, bars: Any, task_id: Any) -> None:
+        self.owner, self.bars, self.task_id, self.done = owner, bars, task_id, False
+
+    def advance(self, n: int = 1) -> None:
+        self.bars.advance(self.task_id, n)
+
+    def finish(self) -> None:
+        if not self.done:
+            self.done = True
+            self.owner._closed()
 
 
 def _settings_options(fn: Callable) -> Callable:
@@ -98,7 +128,8 @@ def _make_settings(overrides: dict[str, Any]) -> Settings:
 def _pipeline(overrides: dict[str, Any], quiet: bool = False):  # noqa: ANN202
     from .pipeline import Pipeline
 
-    return Pipeline(_make_settings(overrides), reporter=RichReporter(quiet=quiet))
+    settings = _make_settings(overrides)
+    return Pipeline(settings, reporter=RichReporter(quiet, settings.progress_interval_s))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -119,7 +150,7 @@ def index_cmd(path: str | None, rebuild: bool, **overrides: Any) -> None:
     if path:
         overrides["documents_dir"] = path
     p = _pipeline(overrides)
-    changes = p.refresh_index(rebuild=rebuild)
+    changes = p.refresh_index(rebuild=rebuild, require_write=True)
     click.echo(changes.summary())
     for name, items in (("added", changes.added), ("updated", changes.updated),
                         ("removed", changes.removed)):
@@ -162,7 +193,10 @@ def ask_cmd(question: str, as_json: bool, **overrides: Any) -> None:
     The answer streams as it is generated; the cited sources follow, with the
     supporting part marked.
     """
+    from .pipeline import validate_question
+
     p = _pipeline(overrides, quiet=as_json)
+    question = validate_question(question, p.settings.max_question_chars)  # before any loading
     p.start_loading()
     if as_json:
         answer = p.ask(question)
@@ -178,8 +212,6 @@ def _answer_and_show(p, question: str, history: list[Turn]) -> Answer:  # noqa: 
     streamed: list[str] = []
 
     def on_token(piece: str) -> None:
-        if not streamed:
-            p.reporter.finish()
         streamed.append(piece)
         out.print(piece, end="", markup=False, soft_wrap=True)
 
@@ -324,22 +356,38 @@ def eval_cmd(gold: str | None, out_dir: str, compare: tuple[str, ...], baseline:
     if not configs:
         raise RagError("Nothing to run: drop --no-baseline or add --compare KEY=VALUE")
     settings = _make_settings(overrides)
-    err = Console(stderr=True, highlight=False)
-    progress = Progress("[progress.description]{task.description}", BarColumn(),
-                        MofNCompleteColumn(), TimeElapsedColumn(), "{task.fields[last]}",
-                        console=err)
+    reporter = RichReporter(every=settings.progress_interval_s)
+    if reporter.console.is_terminal:
+        progress = Progress("[progress.description]{task.description}", BarColumn(),
+                            MofNCompleteColumn(), TimeElapsedColumn(), "{task.fields[last]}",
+                            console=reporter.console)
 
-    def factory(config, total):  # noqa: ANN001, ANN202
-        task = progress.add_task(config.name, total=total, last="")
+        def factory(config, total):  # noqa: ANN001, ANN202
+            task = progress.add_task(config.name, total=total, last="")
 
-        def step(result) -> None:  # noqa: ANN001
-            mark = "ok" if not result.failure else "✗ " + result.id
-            progress.update(task, advance=1, last=mark)
+            def step(result) -> None:  # noqa: ANN001
+                mark = "ok" if not result.failure else "✗ " + result.id
+                progress.update(task, advance=1, last=mark)
 
-        return step
+            return step
 
-    with progress:
-        runs = ev.evaluate(settings, items, configs, factory)
+        with progress:
+            runs = ev.evaluate(settings, items, configs, factory)
+    else:  # a pipe or a log: plain progress lines, and the model's and index's too
+
+        def factory(config, total):  # noqa: ANN001, ANN202
+            task = reporter.task(f"Evaluating {config.name}", total, "questions")
+            done = []
+
+            def step(result) -> None:  # noqa: ANN001
+                done.append(result)
+                task.advance()
+                if len(done) == total:
+                    task.finish()
+
+            return step
+
+        runs = ev.evaluate(settings, items, configs, factory, reporter)
     command = "rag eval " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["eval"] else "rag eval"
     paths = ev.write_reports(runs, Path(out_dir), gold_path, command)
 
@@ -370,14 +418,19 @@ def eval_cmd(gold: str | None, out_dir: str, compare: tuple[str, ...], baseline:
               type=click.Path(dir_okay=False), help="Markdown report (raw numbers go beside "
               "it as .json).")
 @click.option("--part", "parts", multiple=True,
-              type=click.Choice(["answer", "context", "indexing", "retrieval", "cold", "server"]),
-              # the same names as rag.bench.PARTS (not imported here: `rag` starts fast)
-              help="Run only these parts (repeatable); default: all six.")
+              type=click.Choice(["answer", "context", "indexing", "retrieval", "cold", "server",
+                                 "corpus"]),
+              # the names of rag.bench.PARTS + EXTRA_PARTS (not imported: `rag` starts fast)
+              help="Run only these parts (repeatable), adding their tables to an existing "
+                   "report; default: the six standard parts.")
+@click.option("--corpus", "corpus", type=click.Path(file_okay=False, exists=True),
+              default=None, help="A folder of documents for the corpus part: it is indexed "
+                                 "in a new process and compared with bare encode.")
 @click.option("--render", "render", is_flag=True,
               help="Measure nothing: write --out again from the .json beside it.")
 @_settings_options
-def bench_cmd(quick: bool, out_path: str, parts: tuple[str, ...], render: bool,
-              **overrides: Any) -> None:
+def bench_cmd(quick: bool, out_path: str, parts: tuple[str, ...], corpus: str | None,
+              render: bool, **overrides: Any) -> None:
     """Measure the project against the bare libraries it is built on.
 
     Answer latency vs bare llama-cpp-python, the context budget with evaluation scores,
@@ -388,7 +441,6 @@ def bench_cmd(quick: bool, out_path: str, parts: tuple[str, ...], render: bool,
     from pathlib import Path
 
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
 
     from . import bench
@@ -409,9 +461,14 @@ def bench_cmd(quick: bool, out_path: str, parts: tuple[str, ...], render: bool,
     err = Console(stderr=True, highlight=False)
     t0 = time.perf_counter()
     tables = bench.run_all(settings, plan, lambda m: err.print(f"[dim]{escape(m)}[/dim]"),
-                           parts)
+                           parts, Path(corpus) if corpus else None)
     command = "rag " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else "rag bench"
-    paths = bench.write_report(tables, Path(out_path), command, plan, time.perf_counter() - t0)
+    existing = Path(out_path).with_suffix(".json")
+    if parts and existing.is_file():
+        paths = bench.merge_report(existing, Path(out_path), tables, command)
+    else:
+        paths = bench.write_report(tables, Path(out_path), command, plan,
+                                   time.perf_counter() - t0)
     out = Console(highlight=False)
     if not out.is_terminal:
         out = Console(highlight=False, width=200)
@@ -452,6 +509,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     warnings.filterwarnings("ignore")
     debug = os.environ.get("RAG_DEBUG") == "1"
+    if debug:  # our own log and llama.cpp's (the rag.llama logger), with their origin
+        logging.getLogger("rag").setLevel(logging.DEBUG)
     try:
         cli.main(args=argv, prog_name="rag", standalone_mode=False)
     except click.exceptions.Abort:

@@ -26,6 +26,14 @@ class Settings(BaseSettings):
         default_factory=_default_cache_dir,
         description="Folder for model files assembled from installed packages.",
     )
+    max_document_chars: int = Field(
+        5_000_000, ge=1000, le=1_000_000_000,
+        description="Most characters of text read from one document; a larger one is "
+        "skipped with a reason.",
+    )
+    follow_external_links: bool = Field(
+        False, description="Index files that links in the documents folder lead to outside it."
+    )
     embedding_model: str = Field(
         "all-minilm-l6-v2",
         description="Embedding preset name or a local sentence-transformers folder.",
@@ -64,6 +72,11 @@ class Settings(BaseSettings):
     model_sha256: str | None = Field(
         None, description="Expected sha256 of a GGUF given by path (checked before loading)."
     )
+    llama_cpu_variant: str | None = Field(
+        None,
+        description="llama.cpp CPU variant to load (haswell, zen4, ...); default: the best "
+        "this CPU runs, AMX left out.",
+    )
     n_ctx: int = Field(4096, ge=512, le=131072, description="LLM context size in tokens.")
     n_threads: int = Field(
         default_factory=lambda: max(1, os.cpu_count() or 1),
@@ -81,6 +94,10 @@ class Settings(BaseSettings):
     )
     history_turns: int = Field(
         4, ge=0, le=50, description="Earlier messages used to resolve a follow-up question."
+    )
+    progress_interval_s: float = Field(
+        10.0, gt=0, le=3600,
+        description="Seconds between progress lines when stderr is not a terminal.",
     )
     # --- HTTP API (rag serve) ---
     host: str = Field("127.0.0.1", description="Address the HTTP server listens on.")

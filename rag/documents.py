@@ -47,17 +47,26 @@ def doc_id_for(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-def scan(root: Path) -> tuple[list[SourceFile], list[Skipped]]:
-    """Find supported files under ``root`` (recursively) and hash their bytes."""
+def scan(root: Path, follow_external_links: bool = False) -> tuple[list[SourceFile], list[Skipped]]:
+    """Find supported files under ``root`` (recursively) and hash their bytes.
+
+    A link that leads out of ``root`` is skipped unless ``follow_external_links``: a
+    document folder must not serve /etc/hostname because someone linked it in.
+    """
     if not root.is_dir():
         raise NoDocumentsError(
             f"No documents folder at {root}: create it and put .txt, .md, .html or .pdf files in it"
         )
     found: list[SourceFile] = []
     skipped: list[Skipped] = []
+    real_root = root.resolve()
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
         if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+            continue
+        if not follow_external_links and not path.resolve().is_relative_to(real_root):
+            skipped.append(Skipped(str(path), "a link to a file outside the documents folder "
+                                              "(RAG_FOLLOW_EXTERNAL_LINKS=1 follows it)"))
             continue
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             skipped.append(Skipped(str(path), f"unsupported type {path.suffix or '(none)'}"))
@@ -71,18 +80,32 @@ def scan(root: Path) -> tuple[list[SourceFile], list[Skipped]]:
     return found, skipped
 
 
-def load(source: SourceFile) -> Document:
-    """Parse one file into a Document. Raises ValueError with a reason if it has no text."""
+class TooLargeError(ValueError):
+    """A document's text is over the extraction limit."""
+
+
+def _too_large(limit: int) -> TooLargeError:
+    return TooLargeError(f"more than {limit:,} characters of text (RAG_MAX_DOCUMENT_CHARS): "
+                         "split it, or raise the limit")
+
+
+def load(source: SourceFile, max_chars: int = 5_000_000) -> Document:
+    """Parse one file into a Document. Raises ValueError with a reason if it has no text,
+    or more than ``max_chars`` characters of it (checked as it is extracted)."""
     kind = SUPPORTED_SUFFIXES[source.path.suffix.lower()]
-    data = source.path.read_bytes()
     if kind == "pdf":
-        text, title = _pdf_text(source.path)
+        text, title = _pdf_text(source.path, max_chars)
     else:
-        raw = _decode(data)
+        # UTF-8 takes at most 4 bytes a character, HTML markup more: a cheap first bound.
+        if source.path.stat().st_size > 4 * max_chars * (8 if kind == "html" else 1):
+            raise _too_large(max_chars)
+        raw = _decode(source.path.read_bytes())
         if kind == "html":
             text, title = _html_text(raw)
         else:
             text, title = raw, None
+    if len(text) > max_chars:
+        raise _too_large(max_chars)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text, metadata = clean_text(text)
     if not text.strip():
@@ -100,13 +123,20 @@ def load(source: SourceFile) -> Document:
     )
 
 
-def iter_documents(sources: list[SourceFile]) -> Iterator[Document | Skipped]:
-    """Load each source; one that cannot be read yields a Skipped naming why."""
+def iter_documents(sources: list[SourceFile],
+                   max_chars: int = 5_000_000) -> Iterator[Document | Skipped]:
+    """Load each source; one that cannot be read yields a Skipped naming why.
+
+    Any failure of a parser counts as unreadable: one hostile file never stops the rest.
+    """
     for src in sources:
         try:
-            yield load(src)
+            yield load(src, max_chars)
         except (ValueError, OSError) as e:
             yield Skipped(str(src.path), str(e))
+        except Exception as e:  # noqa: BLE001 - a parser's bug or limit, not ours to crash on
+            log.warning("Could not read %s", src.path, exc_info=True)
+            yield Skipped(str(src.path), f"unreadable ({type(e).__name__}: {str(e)[:200]})")
 
 
 def clean_text(text: str) -> tuple[str, dict[str, str]]:
@@ -155,34 +185,148 @@ def _decode(data: bytes) -> str:
     raise ValueError("not valid UTF-8 text")
 
 
+# HTML as a reader sees it. Block elements start a paragraph; inline ones flow into their
+# sentence; <pre> keeps its lines; table cells are joined by " | ".
+_BLOCKS = frozenset("""address article aside blockquote body caption dd details dialog div dl
+    dt fieldset figcaption figure footer form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre
+    section summary table tbody tfoot thead tr ul""".split())
+_CELLS = frozenset({"td", "th"})
+# Never text: code, media, forms, and the page's chrome (navigation, sidebars, footers).
+_DROP_TAGS = ["script", "style", "noscript", "template", "svg", "iframe", "canvas", "nav",
+              "aside", "footer", "button", "select", "input", "textarea", "form", "dialog"]
+_DROP_ROLES = {"navigation", "search", "banner", "contentinfo", "complementary", "menu",
+               "menubar", "toolbar", "dialog"}
+_CHROME = re.compile(r"(?:^|[\s_-])(?:sidebar|sphinxsidebar|sidebarwrapper|navbar|nav|navigation"
+                     r"|menu|breadcrumbs?|related|footer|toc|skip-link|mobile-nav|cookie|"
+                     r"version_switcher|language_switcher|headerlink|share|social)(?:$|[\s_-])",
+                     re.IGNORECASE)
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+_PERMALINK_TEXT = {"¶", "#", "§", "🔗", "link"}
+
+
+def _is_chrome(tag) -> bool:  # noqa: ANN001 - a bs4 Tag
+    """Hidden, navigation or page furniture: nothing a reader of the page reads as content."""
+    if tag.name in ("html", "body", "main"):
+        return False
+    attrs = tag.attrs or {}
+    if "hidden" in attrs or str(attrs.get("aria-hidden", "")).lower() == "true":
+        return True
+    if _HIDDEN_STYLE.search(str(attrs.get("style", ""))):
+        return True
+    if str(attrs.get("role", "")).lower() in _DROP_ROLES:
+        return True
+    classes = " ".join(attrs.get("class") or []) if isinstance(attrs.get("class"), list) \
+        else str(attrs.get("class", ""))
+    if _CHROME.search(classes) or _CHROME.search(str(attrs.get("id", ""))):
+        return True
+    if tag.name == "a" and tag.get_text(strip=True) in _PERMALINK_TEXT:
+        return str(attrs.get("href", "")).startswith("#")
+    return False
+
+
+class _Text:
+    """Collects paragraphs: inline text joins the current one, a block boundary ends it."""
+
+    def __init__(self) -> None:
+        self.paragraphs: list[str] = []
+        self.parts: list[str] = []
+        self.pre = False  # the current paragraph is preformatted: keep its indentation
+
+    def add(self, text: str, pre: bool) -> None:
+        self.pre = self.pre or pre
+        self.parts.append(text if pre else re.sub(r"[ \t\n\r\f\v\u00a0]+", " ", text))
+
+    def newline(self) -> None:
+        self.parts.append("\n")
+
+    def end_block(self) -> None:
+        text = "".join(self.parts)
+        self.parts = []
+        lines = [ln.rstrip() if self.pre else ln.strip() for ln in text.split("\n")]
+        self.pre = False
+        text = "\n".join(lines).strip("\n")
+        if text.strip():
+            self.paragraphs.append(text)
+
+
+def _walk(node, out: _Text, pre: bool = False) -> None:  # noqa: ANN001 - a bs4 Tag
+    from bs4 import Comment, NavigableString, Tag
+
+    for child in node.children:
+        if isinstance(child, Comment):
+            continue
+        if isinstance(child, NavigableString):
+            if type(child) is NavigableString or child.__class__.__name__ == "CData":
+                out.add(str(child), pre)
+            continue
+        if not isinstance(child, Tag):
+            continue
+        name = child.name
+        if name == "br":
+            out.newline()
+        elif name in _CELLS:
+            out.add(" | " if out.parts and out.parts[-1].strip() else "", pre)
+            _walk(child, out, pre)
+        elif name in _BLOCKS:
+            if pre:  # a block inside <pre> (rare) only breaks the line
+                out.newline()
+                _walk(child, out, True)
+            else:
+                out.end_block()
+                _walk(child, out, name == "pre")
+                out.end_block()
+        else:
+            _walk(child, out, pre)
+
+
 def _html_text(raw: str) -> tuple[str, str | None]:
+    """The text of an HTML page as a reader sees it, and its title.
+
+    Hidden elements, navigation, sidebars, footers, forms and permalink signs are left
+    out; when the page marks its main content (<main> or role="main"), only that is
+    read.
+    """
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(raw, "html.parser")
-    for tag in soup(["script", "style", "noscript", "template", "head", "svg", "iframe"]):
-        if tag.name != "head":
-            tag.decompose()
     title = soup.title.get_text(" ", strip=True) if soup.title else None
-    if not title and (h1 := soup.find("h1")):
-        title = h1.get_text(" ", strip=True)
     if soup.head:
         soup.head.decompose()
-    text = soup.get_text("\n")
-    lines = [re.sub(r"[ \t\u00a0]+", " ", ln).strip() for ln in text.split("\n")]
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
-    return text.strip(), title or None
+    for tag in soup(_DROP_TAGS):
+        tag.decompose()
+    for tag in soup.find_all(_is_chrome):
+        if not tag.decomposed:
+            tag.decompose()
+    main = soup.find("main") or soup.find(attrs={"role": "main"})
+    root = main if main is not None and main.get_text(strip=True) else soup
+    if not title and (h1 := root.find("h1")):
+        title = h1.get_text(" ", strip=True)
+    out = _Text()
+    _walk(root, out)
+    out.end_block()
+    return "\n\n".join(out.paragraphs), title or None
 
 
-def _pdf_text(path: Path) -> tuple[str, str | None]:
+def _pdf_text(path: Path, max_chars: int) -> tuple[str, str | None]:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import PdfReadError, PyPdfError
 
+    pages: list[str] = []
+    size = 0
     try:
         reader = PdfReader(str(path))
-        pages = [page.extract_text() or "" for page in reader.pages]
         title = (reader.metadata.title if reader.metadata else None) or None
-    except (PdfReadError, ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"unreadable PDF ({e})") from e
+        for page in reader.pages:  # page by page, so a huge PDF stops at the limit
+            text = page.extract_text() or ""
+            pages.append(text)
+            size += len(text)
+            if size > max_chars:
+                raise _too_large(max_chars)
+    except TooLargeError:
+        raise
+    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, RecursionError) as e:
+        # PyPdfError covers LimitReachedError: pypdf's guard against decompression bombs.
+        raise ValueError(f"unreadable PDF ({type(e).__name__}: {str(e)[:200]})") from e
     text = "\n\n".join(p.strip() for p in pages if p.strip())
     if not text:
         raise ValueError("PDF has no text layer (scanned image?)")

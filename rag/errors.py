@@ -27,8 +27,8 @@ class IndexCorruptError(RagError):
     """The index on disk cannot be read (damaged or half-written)."""
 
 
-class IndexMismatchError(RagError):
-    """The index was built with other settings (embedding model, chunking)."""
+class IndexWriteError(RagError):
+    """The index could not be written (disk full, read-only, no permission)."""
 
 
 class ModelNotFoundError(RagError):
@@ -41,3 +41,13 @@ class ModelChecksumError(RagError):
 
 class ModelLoadError(RagError):
     """llama.cpp or sentence-transformers could not load a model."""
+
+
+class CpuMismatchError(RagError):
+    """The installed llama.cpp cannot run on this CPU (built for another one)."""
+
+    exit_code = 3
+
+
+class GenerationInterrupted(RagError):
+    """The answer was stopped before it was complete (time limit, client gone)."""

@@ -21,6 +21,7 @@ from typing import Any
 
 from .citations import SUPPORT_THRESHOLD, split_cited, support
 from .errors import RagError
+from .progress import SILENT, Reporter
 from .text import normalize
 
 DEFAULT_GOLD = Path(__file__).parent / "gold" / "jamnews-2023-09-07-armenia-russia.jsonl"
@@ -306,7 +307,7 @@ def parse_config(spec: str) -> Config:
 
 
 def evaluate(settings, items: Sequence[GoldItem], configs: Sequence[Config],  # noqa: ANN001
-             progress_factory=None) -> list[dict[str, Any]]:  # noqa: ANN001
+             progress_factory=None, reporter: Reporter = SILENT) -> list[dict[str, Any]]:  # noqa: ANN001
     """Run each configuration; one index folder per chunking/embedding, shared models."""
     from .embedding import load_embedder
     from .generation import load_generator
@@ -326,8 +327,9 @@ def evaluate(settings, items: Sequence[GoldItem], configs: Sequence[Config],  # 
             embedders[s.embedding_model] = load_embedder(s)
         gkey = (s.model, s.n_ctx, s.n_threads, s.temperature)
         if gkey not in generators:
-            generators[gkey] = load_generator(s)
-        pipeline = Pipeline(s, embedder=embedders[s.embedding_model], generator=generators[gkey])
+            generators[gkey] = load_generator(s, reporter)
+        pipeline = Pipeline(s, embedder=embedders[s.embedding_model], generator=generators[gkey],
+                            reporter=reporter)
         pipeline.index  # noqa: B018 - build before timing the questions
         progress = progress_factory(config, len(items)) if progress_factory else None
         results = run(pipeline, items, progress)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from .errors import ModelLoadError
+from .errors import GenerationInterrupted, ModelLoadError
+from .progress import SILENT, Reporter
 
 Messages = Sequence[dict[str, str]]
 
@@ -20,18 +20,27 @@ class Generator(ABC):
 
     def __init__(self) -> None:
         self.last_usage: dict[str, int] = {}
+        self._stop = threading.Event()
 
     @abstractmethod
     def stream(self, messages: Messages, max_tokens: int = 256) -> Iterator[str]:
         """Yield the answer's text piece by piece; set ``last_usage`` when done."""
 
+    def interrupt(self) -> None:
+        """Stop the answer being generated as soon as possible: here at its next piece;
+        a subclass that can stop sooner (llama.cpp, mid-prompt) checks ``_stop`` itself."""
+        self._stop.set()
+
     def complete(self, messages: Messages, max_tokens: int = 256,
                  on_token: Callable[[str], None] | None = None) -> str:
         """The whole answer, calling ``on_token`` with each piece as it arrives."""
         pieces = []
+        self._stop.clear()
         stream = self.stream(messages, max_tokens)
         try:
             for piece in stream:
+                if self._stop.is_set():
+                    raise GenerationInterrupted("The answer was stopped")
                 pieces.append(piece)
                 if on_token:
                     on_token(piece)  # may raise to stop generation
@@ -45,19 +54,29 @@ class LlamaCppGenerator(Generator):
     """A GGUF model run on the CPU by llama.cpp; greedy by default, memory-mapped."""
 
     def __init__(self, path: Path, name: str, n_ctx: int = 4096, n_threads: int = 2,
-                 temperature: float = 0.0, seed: int = 0) -> None:
+                 temperature: float = 0.0, seed: int = 0, cpu_variant: str | None = None,
+                 cache_dir: Path | None = None) -> None:
         super().__init__()
+        from . import llamacpp
+
+        self.backend = llamacpp.init(cpu_variant, cache_dir, path)
         try:
             from llama_cpp import Llama
 
-            with _quiet_stderr():
-                self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads,
-                                 n_threads_batch=n_threads, n_batch=512, seed=seed,
-                                 use_mmap=True, verbose=False)
+            # verbose=False keeps the bindings' own prints quiet; llama.cpp's log goes to
+            # the rag.llama logger (llamacpp.init), never to the terminal.
+            self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads,
+                             n_threads_batch=n_threads, n_batch=512, seed=seed,
+                             use_mmap=True, verbose=False)
         except Exception as e:  # llama.cpp raises ValueError/RuntimeError with long texts
-            raise ModelLoadError(f"llama.cpp could not load {path}: {e}") from e
+            raise ModelLoadError(f"llama.cpp could not load {path}: "
+                                 f"{e}{llamacpp.last_error()}") from e
         self.name = name
         self.path = path
+        # llama.cpp asks this between the steps of every decode, prompt evaluation
+        # included, so interrupt() stops a long prompt within milliseconds (a check per
+        # token would wait until the whole prompt is read).
+        self._abort = llamacpp.set_abort_callback(self.llm, self._stop.is_set)
         self.temperature = temperature
         self.seed = seed
         self.n_ctx = n_ctx
@@ -122,37 +141,33 @@ class LlamaCppGenerator(Generator):
         with self.lock:
             self._start_from_prefix(messages)
             completion = 0
-            for chunk in self.llm.create_chat_completion(
+            chunks = self.llm.create_chat_completion(
                 messages=list(messages), stream=True, max_tokens=max_tokens,
                 temperature=self.temperature, top_k=1 if self.temperature == 0 else 40,
                 seed=self.seed, repeat_penalty=1.0,
-            ):
-                delta = chunk["choices"][0]["delta"].get("content")
-                if delta:
-                    completion += 1
-                    yield delta
+            )
+            try:
+                for chunk in chunks:
+                    delta = chunk["choices"][0]["delta"].get("content")
+                    if delta:
+                        completion += 1
+                        yield delta
+                    if self._stop.is_set():
+                        raise GenerationInterrupted("The answer was stopped")
+            except RuntimeError as e:
+                if self._stop.is_set():  # llama_decode returned 2: aborted, as asked
+                    raise GenerationInterrupted("The answer was stopped") from e
+                raise
             total = int(self.llm.n_tokens)
             self.last_usage = {"prompt_tokens": max(0, total - completion),
                                "completion_tokens": completion}
 
 
-class _quiet_stderr:
-    """Silence llama.cpp's C-level logging to stderr while a model loads."""
-
-    def __enter__(self) -> None:
-        self.saved = os.dup(2)
-        self.devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(self.devnull, 2)
-
-    def __exit__(self, *exc: object) -> None:
-        os.dup2(self.saved, 2)
-        os.close(self.saved)
-        os.close(self.devnull)
-
-
-def load_generator(settings, progress: Callable[[str], None] | None = None) -> Generator:  # noqa: ANN001
+def load_generator(settings, reporter: Reporter = SILENT) -> Generator:  # noqa: ANN001
     from .models import resolve_llm
 
-    path, name = resolve_llm(settings.model, settings.cache_dir, settings.model_sha256, progress)
+    path, name = resolve_llm(settings.model, settings.cache_dir, settings.model_sha256, reporter)
     return LlamaCppGenerator(path, name, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
-                             temperature=settings.temperature, seed=settings.seed)
+                             temperature=settings.temperature, seed=settings.seed,
+                             cpu_variant=settings.llama_cpu_variant,
+                             cache_dir=settings.cache_dir)

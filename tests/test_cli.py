@@ -92,3 +92,22 @@ def test_no_documents(tmp_path):
     assert_one_line_error(r, "No readable documents", "add .txt")
     assert "Skipped" in r.stderr and "empty.txt" in r.stderr and "blob.txt" in r.stderr
     assert sorted(p.name for p in docs.iterdir()) == ["blob.txt", "empty.txt"]  # untouched
+
+
+@pytest.mark.parametrize("verb", ["ask", "search"])
+def test_question_bytes_that_are_not_utf8(verb, tmp_path):
+    """A terminal in another encoding: one clear line and exit 2, not an internal error."""
+    r = subprocess.run([sys.executable, "-m", "rag.cli", verb, b"what \xff\xfe is"],
+                       capture_output=True, cwd=ROOT, timeout=300,
+                       env={**os.environ, "PYTHONPATH": str(ROOT),
+                            "RAG_INDEX_DIR": str(tmp_path / "i")})
+    assert r.returncode == 2, r.stderr
+    err = r.stderr.decode()
+    assert err.strip().startswith("Error: ") and "not valid UTF-8 (byte 0xff" in err, err
+    assert "Traceback" not in err
+
+
+def test_a_question_of_nul_characters_is_empty(tmp_path):
+    r = rag("search", "\x01\x02\x03", env={"RAG_INDEX_DIR": str(tmp_path / "i")})
+    assert_one_line_error(r, "empty")
+    assert r.returncode == 2

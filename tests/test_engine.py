@@ -114,3 +114,41 @@ def test_closing_the_stream_cancels_generation(settings, embedder):
     produced = asyncio.run(main())
     assert produced < len(ANSWER.split(" "))
     assert engine.stats["cancelled"] == 1
+
+
+class PromptReader(ScriptedGenerator):
+    """Reads a long prompt (no token for ``seconds``) unless interrupted, as llama.cpp does
+    with its abort callback."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__([])
+        self.seconds = seconds
+        self.stop = __import__("threading").Event()
+        self.interrupted_after: float | None = None
+
+    def interrupt(self) -> None:
+        self.stop.set()
+
+    def stream(self, messages, max_tokens=256):  # noqa: ANN001
+        from rag.errors import GenerationInterrupted
+
+        self.stop.clear()
+        t0 = time.monotonic()
+        if self.stop.wait(self.seconds):
+            self.interrupted_after = time.monotonic() - t0
+            raise GenerationInterrupted("stopped")
+        yield from ANSWER.split(" ")
+
+
+def test_the_time_limit_holds_while_the_prompt_is_read(settings, embedder):
+    """Before the first token arrives, only the abort callback can stop the model."""
+    gen = PromptReader(seconds=20)
+    p = Pipeline(settings, embedder=embedder, generator=gen)
+    p.index  # noqa: B018
+    engine = AnswerEngine(p, max_waiting=2, timeout_s=0.5)
+    t0 = time.monotonic()
+    with pytest.raises(AnswerTimeoutError, match="RAG_REQUEST_TIMEOUT_S"):
+        asyncio.run(engine.ask("What did Peskov say?"))
+    assert gen.interrupted_after is not None and gen.interrupted_after < 5
+    assert time.monotonic() - t0 < 5  # not the 20 s the prompt would take
+    assert engine.stats["timed_out"] == 1

@@ -201,3 +201,87 @@ def test_concurrent_updates_take_turns(settings, docs_dir):
     a.join()
     assert results["a"][1].added and not changes_b.changed and second.embedded == []
     assert len(list(settings.index_dir.glob("gen-*"))) == 1
+
+
+# --- read-only and full disks, on real mounts ------------------------------------------------
+
+_NS_SCRIPT = r"""
+import sys
+sys.path.insert(0, {root!r})
+sys.path.insert(0, {tests!r})
+from conftest import HashEmbedder
+from rag.config import Settings
+from rag.errors import RagError
+from rag.index import update_index
+from rag.progress import Reporter
+
+class Notes(Reporter):
+    def note(self, message):
+        print("note:", message)
+
+s = Settings(documents_dir=sys.argv[2], index_dir=sys.argv[3], chunk_size=400, chunk_overlap=80)
+try:
+    index, changes = update_index(s, HashEmbedder(), Notes(), require_write=sys.argv[1] == "write")
+    print("ok", len(index.documents), "documents")
+except RagError as e:
+    print("error:", e)
+"""
+
+
+def in_namespace(shell: str, tmp_path):
+    """Run ``shell`` as root of new user and mount namespaces: real mounts, no privileges."""
+    import shutil
+
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare (util-linux) for a private mount namespace")
+    probe = subprocess.run(["unshare", "-rm", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"user namespaces are not allowed here: {probe.stderr.decode()[:200]}")
+    script = tmp_path / "ns_update.py"
+    script.write_text(_NS_SCRIPT.format(root=str(ROOT), tests=str(ROOT / "tests")))
+    shell = shell.replace("UPDATE", f"{sys.executable} {script}")
+    return subprocess.run(["unshare", "-rm", "sh", "-ec", shell], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_a_read_only_index_serves_reads_and_refuses_updates(settings, embedder, docs_dir,
+                                                            tmp_path):
+    update_index(settings, embedder)
+    idx, docs = settings.index_dir, docs_dir
+    r = in_namespace(f"""
+        mount --bind {idx} {idx} && mount -o remount,bind,ro {idx}
+        UPDATE read {docs} {idx}
+        echo 'A new note about Lake Sevan.' > {docs}/new.txt
+        UPDATE read {docs} {idx}
+        UPDATE write {docs} {idx}
+    """, tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines[0] == "ok 1 documents", r.stdout  # no write lock needed to read
+    assert "read-only and does not match the documents" in lines[1]
+    assert lines[2] == "ok 1 documents"  # stale, but served, and said so
+    assert lines[3].startswith("error: Cannot write the index in") and \
+        "Read-only file system" in lines[3], lines[3]
+    assert not (idx / ".lock").exists() or (idx / ".lock").stat().st_size == 0
+
+
+def test_a_full_disk_is_reported_as_such_and_the_old_index_stays(settings, docs_dir, tmp_path):
+    idx, docs = tmp_path / "small-disk", docs_dir
+    idx.mkdir()
+    r = in_namespace(f"""
+        mount -t tmpfs -o size=2m tmpfs {idx}
+        UPDATE write {docs} {idx}
+        dd if=/dev/zero of={idx}/filler bs=4k 2>/dev/null || true
+        cat {docs}/*.txt > {docs}/copy.txt
+        UPDATE write {docs} {idx}
+        UPDATE read {docs} {idx}
+        rm {idx}/filler
+        UPDATE write {docs} {idx}
+    """, tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines[0] == "ok 1 documents", r.stdout
+    assert lines[1].startswith(f"error: The disk holding {idx}/ is full"), lines[1]
+    assert "previous one is still in use" in lines[1]
+    assert "is full" in lines[2] and lines[3] == "ok 1 documents"  # a reader keeps the old one
+    assert lines[4] == "ok 2 documents"  # with space again, the update goes through

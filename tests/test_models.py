@@ -35,7 +35,7 @@ def test_assembles_verifies_and_reuses(fake_parts, tmp_path, monkeypatch):
     assert name == "fake" and path.read_bytes() == whole
     assert "fakepart1" not in sys.modules  # found without importing (it prints)
     hashed = []
-    monkeypatch.setattr(models, "sha256_file", lambda p: hashed.append(p) or "x")
+    monkeypatch.setattr(models, "sha256_file", lambda p, *_: hashed.append(p) or "x")
     path2, _ = resolve_llm("fake", tmp_path / "cache")
     assert path2 == path and hashed == []  # verified once, remembered by size and mtime
 

@@ -117,8 +117,13 @@ def test_followup_uses_history(settings, embedder):
         "Question: What did Zakharova say about the Rome Statute?")
 
 
-@pytest.mark.parametrize(("question", "match"), [("", "empty"), ("   \n ", "empty"),
-                                                 ("x" * 100_000, "100,000 characters")])
+@pytest.mark.parametrize(("question", "match"), [
+    ("", "empty"), ("   \n ", "empty"), ("x" * 100_000, "100,000 characters"),
+    ("\x00\x00\x00", "empty"),  # control characters count as spaces
+    ("\x00\x1b\x7f \x85", "empty"),
+    ("\ud800 Peskov", "not valid UTF-8 \\(U\\+D800 at character 1\\)"),  # a JSON escape
+    ("what \udcff\udcfe is", "not valid UTF-8 \\(byte 0xff at character 6\\)"),  # argv bytes
+])
 def test_bad_questions(settings, embedder, question, match):
     p, gen = make(settings, embedder, [])
     with pytest.raises(InvalidQuestionError, match=match):
