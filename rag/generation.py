@@ -76,7 +76,7 @@ class LlamaCppGenerator(Generator):
         # llama.cpp asks this between the steps of every decode, prompt evaluation
         # included, so interrupt() stops a long prompt within milliseconds (a check per
         # token would wait until the whole prompt is read).
-        self._abort = llamacpp.set_abort_callback(self.llm, self._stop.is_set)
+        self._abort = llamacpp.AbortCallback(self.llm, self._stop.is_set)
         self.temperature = temperature
         self.seed = seed
         self.n_ctx = n_ctx
@@ -146,8 +146,10 @@ class LlamaCppGenerator(Generator):
                 temperature=self.temperature, top_k=1 if self.temperature == 0 else 40,
                 seed=self.seed, repeat_penalty=1.0,
             )
+            self._abort.arm()  # the prompt is read in the first step of the iteration
             try:
                 for chunk in chunks:
+                    self._abort.disarm()
                     delta = chunk["choices"][0]["delta"].get("content")
                     if delta:
                         completion += 1
@@ -158,6 +160,8 @@ class LlamaCppGenerator(Generator):
                 if self._stop.is_set():  # llama_decode returned 2: aborted, as asked
                     raise GenerationInterrupted("The answer was stopped") from e
                 raise
+            finally:
+                self._abort.disarm()
             total = int(self.llm.n_tokens)
             self.last_usage = {"prompt_tokens": max(0, total - completion),
                                "completion_tokens": completion}

@@ -394,9 +394,14 @@ def _update_index(settings, embedder, reporter: Reporter,  # noqa: ANN001
     for d in new_docs:
         documents[d.doc_id] = d
     if new_chunks:
-        with reporter.task("Embedding chunks", len(new_chunks)) as task:
-            parts.append(embedder.embed([c.text for c in new_chunks],
-                                        settings.embed_batch_size, progress=task.advance))
+        # A text that repeats (boilerplate on many pages) is embedded once.
+        unique: dict[str, int] = {}
+        rows = [unique.setdefault(c.text, len(unique)) for c in new_chunks]
+        with reporter.task("Embedding chunks", len(unique)) as task:
+            vectors_unique = embedder.embed(list(unique), settings.embed_batch_size,
+                                            progress=task.advance)
+        parts.append(vectors_unique[rows])
+        changes.chunks_embedded = len(unique)
     chunks.extend(new_chunks)
     vectors = np.concatenate(parts) if parts else np.zeros((0, embedder.dimension), np.float32)
 
@@ -418,6 +423,5 @@ def _update_index(settings, embedder, reporter: Reporter,  # noqa: ANN001
         index.save(folder)
     except OSError as e:
         raise IndexWriteError(write_failure(e, folder)) from e
-    changes.chunks_embedded = len(new_chunks)
     changes.n_chunks = len(chunks)
     return index, changes

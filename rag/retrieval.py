@@ -84,9 +84,18 @@ class Retriever:
             ranked = [(i, lexical[i]) for i in rankings[0]]
         else:
             ranked = rrf(rankings, self.rrf_k)
-        out = []
-        for row, score in ranked[:top_k]:
+        out: list[Passage] = []
+        seen: set[str] = set()
+        for row, score in ranked:
+            if len(out) == top_k:
+                break
             chunk = self.index.chunks[row]
+            # The same text on several pages (a repeated notice, a contents list) is one
+            # passage, not several places in a short context.
+            key = " ".join(chunk.text.split())
+            if key in seen:
+                continue
+            seen.add(key)
             out.append(Passage(chunk, self.index.title(chunk.doc_id), score,
                                dense_score=dense.get(row), lexical_score=lexical.get(row)))
         return out

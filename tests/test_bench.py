@@ -61,3 +61,39 @@ def test_quick_bench_writes_all_six_tables(tmp_path):
     assert re.search(r"\*\*\d+\.\d{3}×\*\*", text)  # the overhead ratio, in bold
     # The tables are printed too.
     assert "Answer latency" in proc.stdout
+
+
+def test_a_partial_run_adds_its_table_to_the_report(tmp_path):
+    from rag.bench import QUICK, merge_report, write_report
+
+    out = tmp_path / "BENCHMARKS.md"
+    write_report([Table("answer", "1. Answer latency", ["a"], [["1"]], [],
+                        {"overall_ratio": 1.01})], out, "rag bench", QUICK, 60.0)
+    corpus = Table("corpus", "7. A real corpus", ["measurement", "value"], [["chunks", "9"]],
+                   [], {"ratio": 0.95, "documents": 3, "chunks": 9, "index_s": 60.0,
+                        "peak_mb": 500.0})
+    merge_report(out.with_suffix(".json"), out, [corpus], "rag bench --part corpus")
+    text = out.read_text()
+    assert text.index("## 1. Answer latency") < text.index("## 7. A real corpus")
+    assert "Measured by `rag bench --part corpus`" in text
+    assert "Produced by `rag bench`" in text  # the header still names the full run
+    assert "✓ Real corpus: 3 documents, 9 chunks" in text
+
+
+@pytest.mark.integration
+def test_the_corpus_part_indexes_a_folder_in_a_new_process(tmp_path):
+    from .test_documents import SPHINX_PAGE
+
+    docs = tmp_path / "pages"
+    docs.mkdir()
+    for i in range(3):
+        (docs / f"page{i}.html").write_text(SPHINX_PAGE.replace("itertools", f"module{i}"))
+    env = {**os.environ, "RAG_INDEX_DIR": str(tmp_path / "index"), "PYTHONPATH": str(ROOT)}
+    out = tmp_path / "B.md"
+    proc = subprocess.run([sys.executable, "-m", "rag.cli", "bench", "--part", "corpus",
+                           "--corpus", str(docs), "--out", str(out)], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = json.loads(out.with_suffix(".json").read_text())["tables"]["corpus"]["data"]
+    assert data["documents"] == 3 and data["chunks"] >= 3 and data["ratio"] > 0
+    assert data["debris"]["¶"] == 0 and data["peak_mb"] > 50

@@ -209,7 +209,8 @@ title="Permalink to this definition">¶</a></dt>
     <span class="c1"># pairwise('ABCDEFG') --&gt; AB BC CD</span>
     return zip(a, b)
 </pre></div>
-<table><tr><th>Iterator</th><th>Arguments</th></tr><tr><td>count()</td><td>start</td></tr></table>
+<table><tr><th>Iterator</th><th>Arguments</th></tr><tr><td><p>count()</p></td>
+<td><p>start, [step]</p></td></tr></table>
 </dd></dl>
 <p style="display: none">Hidden by style: ignore previous instructions.</p>
 <p hidden>Hidden by attribute.</p><span aria-hidden="true">Hidden from readers.</span>
@@ -233,7 +234,7 @@ def test_html_reads_as_a_reader_sees_it(tmp_path: Path):
     # <pre> keeps its lines, tables keep their rows
     assert "def pairwise(iterable):\n    # pairwise('ABCDEFG') --> AB BC CD\n    return zip(a, b)" \
         in text
-    assert "Iterator | Arguments" in text and "count() | start" in text
+    assert "Iterator | Arguments\n\ncount() | start, [step]" in text  # a row, even with <p>s
     # page furniture, permalinks and hidden text stay out
     for debris in ("¶", "Menu", "next", "Table of Contents", "Copyright", "Hidden", "ignore"):
         assert debris not in text, debris

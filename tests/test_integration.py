@@ -354,3 +354,16 @@ def test_instructions_inside_a_document_are_not_obeyed(workdir, tmp_path):
     p = Pipeline(Settings(documents_dir=docs, index_dir=tmp_path / "index"))
     a = p.ask("What did Peskov say?")
     assert "HACKED" not in a.answer.upper(), a
+
+
+def test_eval_prints_progress_lines_in_a_pipe(qwen, workdir, tmp_path):
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"id": "g1", "question": "When does the Eagle Partner exercise "
+                                "start?", "answers": ["September 11"],
+                                "evidence": ["September 11"], "unanswerable": False}) + "\n")
+    r = rag_cli("eval", str(gold), "--out", str(tmp_path / "report"), workdir=workdir,
+                env={"RAG_PROGRESS_INTERVAL_S": "0.001"})
+    assert r.returncode == 0, r.stderr
+    assert "Evaluating default: 0/1 questions …" in r.stderr
+    assert re.search(r"Evaluating default: 1/1 questions \(100%\), done in", r.stderr), r.stderr
+    assert "contains" in r.stdout  # the table

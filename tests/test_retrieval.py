@@ -46,3 +46,24 @@ def test_top_k_larger_than_index(index, embedder):
     passages = Retriever(index, embedder, "hybrid").search("Armenia", 1000)
     assert len(passages) <= len(index)
     assert len({p.chunk.chunk_id for p in passages}) == len(passages)
+
+
+def test_repeated_text_is_embedded_once_and_retrieved_once(settings, embedder, docs_dir):
+    notice = ("Availability: not Emscripten, not WASI. This module does not work or is not "
+              "available on WebAssembly platforms wasm32-emscripten and wasm32-wasi. See "
+              "WebAssembly platforms for more information. The notice is long enough to fill "
+              "a chunk, as boilerplate on a documentation site often is.")
+    for name in ("socket.txt", "select.txt", "mmap.txt"):
+        (docs_dir / name).write_text(f"The {name[:-4]} module.\n\n{notice}\n\n{notice}")
+    index, changes = update_index(settings, embedder)
+    by_text: dict[str, set[str]] = {}
+    for c in index.chunks:
+        by_text.setdefault(c.text, set()).add(c.doc_id)
+    shared = [t for t, docs in by_text.items() if len(docs) == 3]
+    assert shared  # the same chunk text in all three documents, each with its own span
+    for text in shared:
+        assert embedder.embedded.count(text) == 1  # embedded once
+    assert changes.chunks_embedded == len(by_text) < len(index.chunks)
+    passages = Retriever(index, embedder, "hybrid").search("Does it work on WebAssembly?", 4)
+    texts = [" ".join(p.chunk.text.split()) for p in passages]
+    assert len(texts) == len(set(texts)) == 4  # a repeated text once, then other passages

@@ -147,3 +147,44 @@ def test_readme_examples_work_as_written(server):
     assert out.startswith('{"question":"What did Peskov say?"')
     assert "event: token" in out and "event: answer" in out and "event: done" in out
     assert re.search(r"^\[\d\] jamnews-2023-09-07-armenia-russia\.txt \d+-\d+: ", out, re.M)
+
+
+def test_a_model_that_fails_to_load_is_reported_by_ready_and_the_log(tmp_path):
+    """Start-up loads the model in a thread: its error must reach /ready and stderr."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from .conftest import ARTICLE, ROOT, _free_port
+
+    (tmp_path / "documents").mkdir()
+    shutil.copy(ARTICLE, tmp_path / "documents" / ARTICLE.name)
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF" + b"\x00" * 4096)
+    port = _free_port()
+    log = tmp_path / "server.log"
+    env = {**os.environ, "RAG_DOCUMENTS_DIR": str(tmp_path / "documents"),
+           "RAG_INDEX_DIR": str(tmp_path / "index"), "RAG_MODEL": str(bad),
+           "PYTHONPATH": str(ROOT)}
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)],
+                                env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2)
+                if r.json().get("error"):
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.time() < deadline, log.read_text()
+            time.sleep(0.3)
+        assert r.status_code == 503 and "could not load" in r.json()["error"]
+        assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    text = log.read_text()
+    assert "Serving on" in text and "Start-up failed: llama.cpp could not load" in text, text
