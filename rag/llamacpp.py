@@ -316,12 +316,13 @@ class AbortCallback:
                 return False
 
         self.callback = llama_cpp.ggml_abort_callback(check)  # kept alive here
+        self.none = llama_cpp.ggml_abort_callback()  # a NULL function pointer
 
     def arm(self) -> None:
         self.lib.llama_set_abort_callback(self.ctx, self.callback, None)
 
     def disarm(self) -> None:
-        self.lib.llama_set_abort_callback(self.ctx, None, None)
+        self.lib.llama_set_abort_callback(self.ctx, self.none, None)
 
 
 # --- logging ----------------------------------------------------------------------------
