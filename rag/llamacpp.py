@@ -218,13 +218,14 @@ def _probe_main() -> None:
         print(json.dumps({"model_ran": True}))
 
 
-def _guard(wanted: str | None, cache_dir: Path | None, model: Path | None) -> None:
+def _guard(wanted: str | None, cache_dir: Path | None, model: Path | None) -> str | None:
     """Run the backend once in a child process; stop with one line if it cannot run here.
 
     The child loads the CPU module and, with ``model``, evaluates a 64-token batch, so a
     kernel that traps on this machine (an instruction the CPU, the hypervisor or the
     kernel does not allow) kills the child, not the caller. Passed checks are remembered
-    per build, CPU, variant and model file.
+    per build, CPU, variant and model file, with the variant chosen, so that a later start
+    loads it without asking every module again. Returns that variant (None: built in).
     """
     flags = cpu_flags(CPUINFO.read_text()) if CPUINFO.is_file() else set()
     folder = lib_dir()
@@ -235,7 +236,8 @@ def _guard(wanted: str | None, cache_dir: Path | None, model: Path | None) -> No
     ]).encode()).hexdigest()
     marker = cache_dir / "llama-cpu-check" / f"{stamp[:20]}.json" if cache_dir else None
     if marker is not None and marker.is_file():
-        return
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            return json.loads(marker.read_text())["variant"]
     variants = variant_files(folder)
     if wanted and wanted not in variants:
         raise CpuMismatchError(
@@ -275,6 +277,7 @@ def _guard(wanted: str | None, cache_dir: Path | None, model: Path | None) -> No
 
         with contextlib.suppress(OSError):  # a read-only cache only costs a re-check
             atomic_write_text(marker, json.dumps(asdict(backend)))
+    return backend.variant
 
 
 def init(variant: str | None = None, cache_dir: Path | None = None,
@@ -284,8 +287,8 @@ def init(variant: str | None = None, cache_dir: Path | None = None,
     with _lock:
         if _loaded is None:
             _install_logging()
-            _guard(variant, cache_dir, model)
-            _loaded = _load_backend(variant)
+            checked = _guard(variant, cache_dir, model)
+            _loaded = _load_backend(variant or checked)
             log.debug("llama.cpp CPU backend: %s (%s)", _loaded.variant or "built in",
                       " ".join(_loaded.features))
         elif variant and variant != _loaded.variant:
