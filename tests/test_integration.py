@@ -367,3 +367,28 @@ def test_eval_prints_progress_lines_in_a_pipe(qwen, workdir, tmp_path):
     assert "Evaluating default: 0/1 questions …" in r.stderr
     assert re.search(r"Evaluating default: 1/1 questions \(100%\), done in", r.stderr), r.stderr
     assert "contains" in r.stdout  # the table
+
+
+def test_every_cpu_variant_this_machine_runs_answers_or_is_refused_cleanly(tmp_path):
+    """Each module a user can force with RAG_LLAMA_CPU_VARIANT, run on a real batch of the
+    small model in the guard's child process: it runs, or it is one clear error."""
+    from rag import llamacpp
+    from rag.errors import CpuMismatchError
+    from rag.models import resolve_llm
+
+    model, _ = resolve_llm("smollm2-135m", tmp_path)
+    flags = llamacpp.cpu_flags(llamacpp.CPUINFO.read_text())
+    ran, refused = [], {}
+    for variant in llamacpp.variant_files(llamacpp.lib_dir()):
+        try:
+            llamacpp._guard(variant, tmp_path / "cache", model)
+            ran.append(variant)
+        except CpuMismatchError as e:
+            refused[variant] = str(e)
+    assert {"x64", "sse42"} <= set(ran), refused  # any x86-64 CPU
+    if {"avx2", "fma", "f16c", "bmi2"} <= flags:
+        assert "haswell" in ran, refused
+    if {"avx512f", "avx512bw", "avx512vl", "avx512vbmi", "avx512_vnni", "avx512_bf16"} <= flags:
+        assert {"skylakex", "icelake", "cooperlake", "zen4"} <= set(ran), refused
+    for why in refused.values():
+        assert "make rebuild-llama" in why and ("SIGILL" in why or "lacks" in why), why
