@@ -187,7 +187,7 @@ def _load_backend(wanted: str | None) -> CpuBackend:
                     f"rebuild with `{REBUILD_COMMAND}`")
             if not lib.ggml_backend_load(str(variants[variant]).encode()):
                 raise ModelLoadError(f"llama.cpp could not load {variants[variant]}"
-                                     f"{_last_error()}: rebuild with `{REBUILD_COMMAND}`")
+                                     f"{last_error()}: rebuild with `{REBUILD_COMMAND}`")
     info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
     return CpuBackend(variant, compiled_features(info))
 
@@ -360,13 +360,9 @@ def _on_log(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
         pass
 
 
-def _last_error() -> str:
-    return f" ({_recent_errors[-1]})" if _recent_errors else ""
-
-
 def last_error() -> str:
     """llama.cpp's last error line, as ' (…)', or '' if it logged none."""
-    return _last_error()
+    return f" ({_recent_errors[-1]})" if _recent_errors else ""
 
 
 class _NoRedirect:
