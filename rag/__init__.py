@@ -3,16 +3,19 @@
 ``import rag`` stays light: torch, faiss and llama_cpp are imported where they are used.
 
     from rag import Pipeline, Settings
-    answer = Pipeline(Settings(model="smollm2-135m")).ask("What did Peskov say?")
-    print(answer.answer, [c.passage.chunk.chunk_id for c in answer.citations])
+    pipeline = Pipeline(Settings(model="smollm2-135m"))
+    answer = pipeline.ask("What did Peskov say?")
+    print(answer.text, [c.passage.chunk.chunk_id for c in answer.citations])
+
+    for event in pipeline.stream("What did Zakharova say?"):  # the words as they come
+        print(event if isinstance(event, str) else f"\n{event.text}", end="")
 """
 
-__version__ = "0.1.0"
-
-from .config import Settings  # noqa: E402
-from .errors import RagError  # noqa: E402
-from .pipeline import Pipeline  # noqa: E402
-from .types import Answer, Chunk, Citation, Document, Passage, Turn  # noqa: E402
+from .config import Settings
+from .errors import RagError
+from .pipeline import Pipeline
+from .types import Answer, Chunk, Citation, Document, Passage, Turn
+from .version import __version__
 
 __all__ = ["Answer", "Chunk", "Citation", "Document", "Passage", "Pipeline", "RagError",
            "Settings", "Turn", "__version__"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 from .types import Chunk, Document
 
@@ -89,6 +88,3 @@ def chunk_document(doc: Document, size: int, overlap: int) -> list[Chunk]:
         i = k
     return chunks
 
-
-def chunk_documents(docs: Iterable[Document], size: int, overlap: int) -> list[Chunk]:
-    return [c for d in docs for c in chunk_document(d, size, overlap)]

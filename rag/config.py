@@ -9,6 +9,11 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The choices of the settings below; `typing.get_args(...)` lists them where code needs them.
+IndexType = Literal["auto", "flat", "ivf", "hnsw"]
+RetrievalMode = Literal["hybrid", "dense", "bm25"]
+ContextMode = Literal["sentences", "chunks"]
+
 
 def _default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -43,7 +48,7 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(
         80, ge=0, le=4000, description="Characters of whole sentences repeated between chunks."
     )
-    index_type: Literal["auto", "flat", "ivf", "hnsw"] = Field(
+    index_type: IndexType = Field(
         "auto",
         description="FAISS index: exact (flat), IVF or HNSW; auto = flat up to "
         "RAG_EXACT_MAX_CHUNKS chunks, IVF above.",
@@ -56,10 +61,10 @@ class Settings(BaseSettings):
         description="Recall@10 against exact search an approximate index is tuned to reach.",
     )
     top_k: int = Field(4, ge=1, le=50, description="Passages given to the model.")
-    retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(
+    retrieval_mode: RetrievalMode = Field(
         "hybrid", description="Dense (FAISS), lexical (BM25) or both fused by reciprocal rank."
     )
-    context: Literal["sentences", "chunks"] = Field(
+    context: ContextMode = Field(
         "sentences",
         description="What the model reads of each passage: the sentences that match the "
         "question (sentences) or the whole chunk (chunks).",

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import get_args
 
 from .chunking import sentence_spans
+from .config import ContextMode
 from .text import content_terms, word_keys
 from .types import Passage
 
-MODES = ("chunks", "sentences")
+MODES = get_args(ContextMode)
 SENTENCES_AFTER = 0  # 1 kept no more gold evidence, at 13% more context
 
 
@@ -64,7 +66,7 @@ def _trim(p: Passage, terms: set[str]) -> Passage:
     c = p.chunk
     spans = sentence_spans(c.text)
     hits = [i for i, (lo, hi) in enumerate(spans) if word_keys(c.text[lo:hi]) & terms]
-    if not hits or not spans:
+    if not hits:
         return p
     first, last = hits[0], min(len(spans) - 1, hits[-1] + SENTENCES_AFTER)
     # "This is the only road ..." needs the sentence that says what "this" is.

@@ -8,9 +8,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import NoDocumentsError
 from .types import Document
+
+if TYPE_CHECKING:
+    from lxml.html import HtmlElement
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +138,7 @@ def iter_documents(sources: list[SourceFile],
             yield load(src, max_chars)
         except (ValueError, OSError) as e:
             yield Skipped(str(src.path), str(e))
-        except Exception as e:  # noqa: BLE001 - a parser's bug or limit, not ours to crash on
+        except Exception as e:  # a parser's bug or limit, not ours to crash on
             log.warning("Could not read %s", src.path, exc_info=True)
             yield Skipped(str(src.path), f"unreadable ({type(e).__name__}: {str(e)[:200]})")
 
@@ -205,7 +209,7 @@ _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGN
 _PERMALINK_TEXT = {"¶", "#", "§", "🔗", "link"}
 
 
-def _is_chrome(el) -> bool:  # noqa: ANN001 - an lxml element
+def _is_chrome(el: HtmlElement) -> bool:
     """Hidden, navigation or page furniture: nothing a reader of the page reads as content."""
     if el.tag in ("html", "body", "main"):
         return False
@@ -249,7 +253,7 @@ class _Text:
             self.paragraphs.append(text)
 
 
-def _walk(el, out: _Text, pre: bool = False, cell: bool = False) -> None:  # noqa: ANN001
+def _walk(el: HtmlElement, out: _Text, pre: bool = False, cell: bool = False) -> None:
     """Add the text under ``el`` (an lxml element). In a table cell, blocks (a <p> in a
     <td>) are only spaces: the row is the paragraph."""
     if el.text:

@@ -12,11 +12,18 @@ import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import ModelLoadError, ModelNotFoundError
+from .files import atomic_replace_dir
 from .models import package_dir
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+    from .config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +65,14 @@ class Embedder(ABC):
             out[rows] = self.embed_batch([texts[i] for i in rows])
             if progress:
                 progress(len(rows))
-        return normalize(out)
+        return l2_normalize(out)
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
 
 
-def normalize(vectors: np.ndarray) -> np.ndarray:
+def l2_normalize(vectors: np.ndarray) -> np.ndarray:
+    """Each row scaled to unit length (a zero row stays zero)."""
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
@@ -99,7 +107,7 @@ class SentenceTransformerEmbedder(Embedder):
         self.dimension = declared or int(self.embed_batch(["dimension probe"]).shape[1])
 
     @property
-    def model(self):  # noqa: ANN201 - SentenceTransformer
+    def model(self) -> SentenceTransformer:
         if self._model is None:
             try:
                 from sentence_transformers import SentenceTransformer
@@ -176,7 +184,7 @@ def _extract_atomically(archive: Path, target: Path) -> None:
         (tmp / ".complete").write_text("ok\n")
         if target.exists():
             shutil.rmtree(target)
-        os.replace(tmp, target)
+        atomic_replace_dir(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -190,6 +198,6 @@ def _model_root(folder: Path) -> Path:
     raise ModelLoadError(f"No sentence-transformers model found in {folder}")
 
 
-def load_embedder(settings) -> Embedder:  # noqa: ANN001 - Settings, imported lazily
+def load_embedder(settings: Settings) -> Embedder:
     path, name = resolve_embedding_model(settings.embedding_model, settings.cache_dir)
     return SentenceTransformerEmbedder(path, name=name, batch_size=settings.embed_batch_size)

@@ -1,7 +1,7 @@
 """Evaluation against gold answers: retrieval, answers, citations (after ALCE), abstention
 and cost, per question and aggregated, for one configuration or several.
 
-Run it as `rag eval GOLD.jsonl` or `python -m rag.eval GOLD.jsonl`. Deterministic: greedy
+Run it as `rag eval GOLD.jsonl` or `python -m rag eval GOLD.jsonl`. Deterministic: greedy
 decoding, and a lexical support checker (rag.citations.support) in place of the NLI model
 ALCE uses, since none is available offline.
 """
@@ -17,12 +17,17 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .citations import SUPPORT_THRESHOLD, split_cited, support
 from .errors import RagError
+from .files import atomic_write_text, atomic_writer
 from .progress import SILENT, Reporter
+from .report import markdown_table
 from .text import normalize
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
 
 DEFAULT_GOLD = Path(__file__).parent / "gold" / "jamnews-2023-09-07-armenia-russia.jsonl"
 
@@ -272,7 +277,7 @@ def aggregate(results: Sequence[QuestionResult]) -> dict[str, Any]:
     return agg
 
 
-def run(pipeline, items: Sequence[GoldItem],  # noqa: ANN001 - Pipeline
+def run(pipeline: Pipeline, items: Sequence[GoldItem],
         progress: Callable[[QuestionResult], None] | None = None) -> list[QuestionResult]:
     """Ask every gold question (each on its own, no history) and score the answers."""
     results = []
@@ -306,8 +311,8 @@ def parse_config(spec: str) -> Config:
     return Config(name or body, overrides)
 
 
-def evaluate(settings, items: Sequence[GoldItem], configs: Sequence[Config],  # noqa: ANN001
-             progress_factory=None, reporter: Reporter = SILENT) -> list[dict[str, Any]]:  # noqa: ANN001
+def evaluate(settings, items: Sequence[GoldItem], configs: Sequence[Config],
+             progress_factory=None, reporter: Reporter = SILENT) -> list[dict[str, Any]]:
     """Run each configuration; one index folder per chunking/embedding, shared models."""
     from .embedding import load_embedder
     from .generation import load_generator
@@ -344,7 +349,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-")[:80]
 
 
-def _settings_summary(s) -> dict[str, Any]:  # noqa: ANN001
+def _settings_summary(s) -> dict[str, Any]:
     keys = ("model", "embedding_model", "retrieval_mode", "context", "top_k", "chunk_size",
             "chunk_overlap", "n_ctx", "n_threads", "max_tokens", "temperature")
     return {k: getattr(s, k) for k in keys}
@@ -376,13 +381,12 @@ def fmt(value: Any, kind: str) -> str:
     return f"{value:.2f}"
 
 
-def markdown_table(runs: Sequence[dict[str, Any]]) -> str:
-    head = "| configuration | " + " | ".join(h for _, h, _ in TABLE_COLUMNS) + " |"
-    sep = "|---" * (len(TABLE_COLUMNS) + 1) + "|"
-    rows = [f"| {r['name']} | " + " | ".join(fmt(r["aggregate"].get(k), kind)
-                                             for k, _, kind in TABLE_COLUMNS) + " |"
+def runs_table(runs: Sequence[dict[str, Any]]) -> str:
+    """The configurations' aggregate scores, one row each, as a markdown table."""
+    headers = ["configuration", *(h for _, h, _ in TABLE_COLUMNS)]
+    rows = [[r["name"], *(fmt(r["aggregate"].get(k), kind) for k, _, kind in TABLE_COLUMNS)]
             for r in runs]
-    return "\n".join([head, sep, *rows])
+    return markdown_table(headers, rows)
 
 
 def target_check(agg: dict[str, Any]) -> list[tuple[str, float, float | None, bool]]:
@@ -401,8 +405,8 @@ def write_reports(runs: Sequence[dict[str, Any]], out: Path, gold: Path,
     out.mkdir(parents=True, exist_ok=True)
     report = {"gold": str(gold), "command": command, "targets": TARGETS, "runs": list(runs)}
     paths = [out / "report.json", out / "report.md", out / "metrics.png"]
-    _atomic_write(paths[0], json.dumps(report, ensure_ascii=False, indent=2, default=str))
-    _atomic_write(paths[1], _markdown_report(runs, gold, command))
+    atomic_write_text(paths[0], json.dumps(report, ensure_ascii=False, indent=2, default=str))
+    atomic_write_text(paths[1], _markdown_report(runs, gold, command))
     _chart(runs, paths[2])
     return paths
 
@@ -410,22 +414,19 @@ def write_reports(runs: Sequence[dict[str, Any]], out: Path, gold: Path,
 def _markdown_report(runs: Sequence[dict[str, Any]], gold: Path, command: str) -> str:
     lines = ["# Evaluation report", "", f"Gold set: `{gold.name}` "
              f"({runs[0]['aggregate']['questions']} questions). Command: `{command}`", "",
-             markdown_table(runs), ""]
+             runs_table(runs), ""]
     base = runs[0]
-    lines += [f"## Targets ({base['name']})", "", "| metric | target | value | met |",
-              "|---|---|---|---|"]
-    for key, target, value, ok in target_check(base["aggregate"]):
-        lines.append(f"| {key} | {fmt(target, 'pct')} | {fmt(value, 'pct')} | "
-                     f"{'yes' if ok else 'no'} |")
+    targets = [[key, fmt(target, "pct"), fmt(value, "pct"), "yes" if ok else "no"]
+               for key, target, value, ok in target_check(base["aggregate"])]
+    lines += [f"## Targets ({base['name']})", "",
+              markdown_table(["metric", "target", "value", "met"], targets)]
     for r in runs:
         failed = [q for q in r["questions"] if q["failure"]]
         lines += ["", f"## Questions that failed ({r['name']}): {len(failed)}", ""]
         if failed:
-            lines += ["| id | question | why | answer |", "|---|---|---|---|"]
-            for q in failed:
-                answer = q["answer"].replace("|", "\\|").replace("\n", " ")
-                lines.append(f"| {q['id']} | {q['question']} | {q['failure']} | "
-                             f"{answer[:160]} |")
+            rows = [[f"{q['id']}", f"{q['question']}", f"{q['failure']}",
+                     q["answer"].replace("|", "\\|").replace("\n", " ")[:160]] for q in failed]
+            lines.append(markdown_table(["id", "question", "why", "answer"], rows))
     lines += ["", "Settings per configuration:", ""]
     for r in runs:
         lines.append(f"- **{r['name']}**: " + ", ".join(f"{k}={v}"
@@ -462,26 +463,6 @@ def _chart(runs: Sequence[dict[str, Any]], path: Path) -> None:
     ax.set_title("rag eval: main metrics")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp)
+    with atomic_writer(path) as f:
+        fig.savefig(f, format="png")
     plt.close(fig)
-    tmp.replace(path)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
-def main() -> None:
-    """`python -m rag.eval ...` is `rag eval ...`."""
-    import sys
-
-    from .cli import main as cli_main
-
-    cli_main(["eval", *sys.argv[1:]])
-
-
-if __name__ == "__main__":
-    main()

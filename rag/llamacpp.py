@@ -32,10 +32,15 @@ import subprocess
 import sys
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import CpuMismatchError, ModelLoadError
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
 
 log = logging.getLogger("rag.llama")
 
@@ -211,7 +216,7 @@ def _probe_main() -> None:
         try:
             llm = Llama(model_path=model, n_ctx=256, n_batch=64, verbose=False,
                         n_threads=max(1, min(4, os.cpu_count() or 1)))
-        except Exception as e:  # noqa: BLE001 - a bad file is the real load's to report
+        except Exception as e:  # a bad file is the real load's to report
             print(json.dumps({"model_error": str(e)}))
             return
         llm.eval(llm.tokenize(b"The quick brown fox jumps over the lazy dog. " * 8)[:64])
@@ -303,7 +308,7 @@ class AbortCallback:
     returns True. Each call crosses into Python, so it is armed only while a prompt is
     read (a generated token is checked by the caller, between tokens)."""
 
-    def __init__(self, llm, should_stop) -> None:  # noqa: ANN001 - a Llama, a callable
+    def __init__(self, llm: Llama, should_stop: Callable[[], bool]) -> None:
         import llama_cpp
 
         self.lib = llama_cpp.llama_cpp._lib
@@ -315,7 +320,7 @@ class AbortCallback:
         def check(_data: ctypes.c_void_p) -> bool:
             try:
                 return bool(should_stop())
-            except Exception:  # noqa: BLE001 - an exception must never cross into C
+            except Exception:  # an exception must never cross into C
                 return False
 
         self.callback = llama_cpp.ggml_abort_callback(check)  # kept alive here
@@ -356,7 +361,7 @@ def _on_log(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
             if _pending_level >= logging.ERROR:
                 _recent_errors.append(line.strip())
             log.debug("%s", line)
-    except Exception:  # noqa: BLE001 - an exception must never cross into C
+    except Exception:  # an exception must never cross into C
         pass
 
 

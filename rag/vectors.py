@@ -10,11 +10,13 @@ manifest, so the speed/recall trade-off is measured, not guessed.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 
-KINDS = ("auto", "flat", "ivf", "hnsw")
+from .config import IndexType
+
+KINDS = get_args(IndexType)
 TUNING_QUERIES = 500
 TUNING_K = 10
 

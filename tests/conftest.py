@@ -57,7 +57,7 @@ class ScriptedGenerator(Generator):
         self.answers = list(answers)
         self.calls: list[list[dict[str, str]]] = []
 
-    def stream(self, messages, max_tokens: int = 256) -> Iterator[str]:  # noqa: ANN001
+    def stream(self, messages, max_tokens: int = 256) -> Iterator[str]:
         self.calls.append(list(messages))
         text = self.answers.pop(0)
         for piece in text.split(" "):

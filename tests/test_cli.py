@@ -11,7 +11,7 @@ from .conftest import ROOT
 
 
 def rag(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: int = 300):
-    return subprocess.run([sys.executable, "-m", "rag.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "rag", *args], capture_output=True,
                           text=True, cwd=cwd or ROOT, timeout=timeout,
                           env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
 

@@ -172,7 +172,7 @@ def test_rag_eval_end_to_end(tmp_path: Path):
     (docs / ARTICLE.name).write_text(ARTICLE.read_text())
     env = {**os.environ, "RAG_DOCUMENTS_DIR": str(docs), "RAG_INDEX_DIR": str(tmp_path / "i"),
            "PYTHONPATH": str(ROOT)}
-    r = subprocess.run([sys.executable, "-m", "rag.eval", str(gold), "--out", str(out),
+    r = subprocess.run([sys.executable, "-m", "rag", "eval", str(gold), "--out", str(out),
                         "--compare", "bm25:retrieval_mode=bm25"], capture_output=True,
                        text=True, env=env, cwd=ROOT, timeout=900)
     assert r.returncode == 0, r.stderr
