@@ -1,9 +1,12 @@
 """One llama.cpp model shared by many HTTP requests: a single slot, a bounded wait queue,
 a time limit per request, and cancellation when the client goes away.
 
-The pipeline is synchronous (llama.cpp is not thread-safe); each answer runs in a worker
-thread while the event loop stays free, so /health answers instantly during generation.
-Tokens cross from the worker thread to the request through an asyncio queue.
+The pipeline is synchronous (llama.cpp is not thread-safe); each answer's stream
+(Pipeline.stream) is drained in a worker thread while the event loop stays free, so
+/health answers instantly during generation. Tokens cross from the worker thread to the
+request through an asyncio queue. To cancel (client gone, time limit), the worker stops
+reading and closes the stream, which stops the model; a prompt still being read is cut
+short by Pipeline.interrupt().
 """
 
 from __future__ import annotations
@@ -15,26 +18,10 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
-from rag.errors import RagError
+from rag.errors import AnswerTimeoutError, BusyError
+from rag.index import Changes
 from rag.pipeline import Pipeline
 from rag.types import Answer, Passage, Turn
-
-
-class BusyError(RagError):
-    """Every slot and queue place is taken."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"The assistant is busy answering other questions; retry in "
-                         f"{retry_after} s")
-        self.retry_after = retry_after
-
-
-class AnswerTimeoutError(RagError):
-    """An answer took longer than the per-request limit."""
-
-
-class _Cancelled(Exception):
-    """Raised inside the worker thread to stop generation."""
 
 
 @dataclass(frozen=True)
@@ -110,19 +97,26 @@ class AnswerEngine:
     async def _run(self, question: str, history: Sequence[Turn], top_k: int | None,
                    deadline: float) -> AsyncIterator[Token | Answer]:
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Token | None] = asyncio.Queue()
+        queue: asyncio.Queue[Token | Answer | BaseException | None] = asyncio.Queue()
         cancel = threading.Event()
 
-        def on_token(piece: str) -> None:
-            if cancel.is_set():
-                raise _Cancelled
-            loop.call_soon_threadsafe(queue.put_nowait, Token(piece))
+        def put(item: Token | Answer | BaseException | None) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
 
-        def work() -> Answer:
+        def work() -> None:
+            """Drain the pipeline's stream into the queue; on cancel, close it (which
+            stops the model and frees it)."""
+            events = self.pipeline.stream(question, history, top_k)
             try:
-                return self.pipeline.ask(question, history, on_token=on_token, top_k=top_k)
+                for event in events:
+                    if cancel.is_set():
+                        break
+                    put(Token(event) if isinstance(event, str) else event)
+            except BaseException as e:  # handed to the request, which raises it
+                put(e)
             finally:
-                loop.call_soon_threadsafe(queue.put_nowait, None)
+                events.close()
+                put(None)
 
         future = loop.run_in_executor(None, work)
         finished = False
@@ -134,11 +128,12 @@ class AnswerEngine:
                 item = await asyncio.wait_for(queue.get(), timeout=remaining)
                 if item is None:
                     break
+                if isinstance(item, BaseException):
+                    raise item
+                if isinstance(item, Answer):
+                    finished = True
+                    self.stats["answered"] += 1
                 yield item
-            answer = await future
-            finished = True
-            self.stats["answered"] += 1
-            yield answer
         except TimeoutError:
             self.stats["timed_out"] += 1
             raise AnswerTimeoutError(
@@ -150,18 +145,20 @@ class AnswerEngine:
                 self.pipeline.interrupt()  # also stops a prompt that is still being read
                 if not future.done():
                     self.stats["cancelled"] += 1
-                # The model is free only once the worker has stopped.
-                with contextlib.suppress(_Cancelled, Exception):  # reported elsewhere, or moot
-                    await asyncio.shield(future)
+            # The model is free only once the worker has closed the stream.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(future)
 
     async def search(self, query: str, top_k: int | None = None) -> list[Passage]:
         """Retrieval only: no model slot needed."""
         return await asyncio.to_thread(self.pipeline.search, query, top_k)
 
-    async def reindex(self):  # noqa: ANN201 - Changes
-        """Bring the index up to date with the documents folder (one run at a time)."""
-        def run():  # noqa: ANN202
-            with self._index_lock:
-                return self.pipeline.refresh_index(require_write=True)
+    def reindex_blocking(self) -> Changes:
+        """Bring the index up to date with the documents folder (one run at a time); for a
+        worker thread."""
+        with self._index_lock:
+            return self.pipeline.refresh_index(require_write=True)
 
-        return await asyncio.to_thread(run)
+    async def reindex(self) -> Changes:
+        """``reindex_blocking`` off the event loop."""
+        return await asyncio.to_thread(self.reindex_blocking)

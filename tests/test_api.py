@@ -19,7 +19,7 @@ PESKOV = "Peskov said that Russia cannot leave Armenia [{n}]."
 class Replayer(ScriptedGenerator):
     """Answers every question with the Peskov sentence, citing the right passage."""
 
-    def stream(self, messages, max_tokens=256):  # noqa: ANN001
+    def stream(self, messages, max_tokens=256):
         user = messages[-1]["content"]
         blocks = user.split("\n\n")
         n = next((i for i, b in enumerate(
@@ -294,7 +294,7 @@ def test_a_question_of_nul_characters_is_422(client):
 class Crasher(Replayer):
     """Fails after the first words, as a bug would."""
 
-    def stream(self, messages, max_tokens=256):  # noqa: ANN001
+    def stream(self, messages, max_tokens=256):
         yield "Peskov said "
         raise TypeError("TextInputSequence must be str")
 

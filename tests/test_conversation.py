@@ -1,6 +1,7 @@
 import pytest
 
-from rag.conversation import is_followup, resolve
+from rag.conversation import from_messages, is_followup, resolve
+from rag.errors import InvalidQuestionError
 from rag.types import Turn
 
 
@@ -33,3 +34,39 @@ def test_standalone_questions_are_left_alone():
     assert r.standalone == r.retrieval_query == "What did Kochinyan say about the CSTO?"
     assert not is_followup("What did Kochinyan say about the CSTO?")
     assert resolve("And what about it?", []).retrieval_query == "And what about it?"
+
+
+def test_from_messages_splits_the_question_from_the_earlier_turns():
+    question, history = from_messages([
+        ("system", "Be brief."),
+        ("user", "What did Simonyan say?"),
+        ("assistant", "He spoke [1].\x00"),
+        ("tool", "ignored"),
+        ("user", "  And what about Zakharova?  "),
+    ], max_messages=50, max_question_chars=2000)
+    assert question == "And what about Zakharova?"  # stripped
+    # Only user and assistant turns are kept; control characters become spaces.
+    assert history == [Turn("user", "What did Simonyan say?"), Turn("assistant", "He spoke [1]. ")]
+
+
+def test_from_messages_with_one_question():
+    assert from_messages([("user", "What did Peskov say?")], 1, 2000) == (
+        "What did Peskov say?", [])
+
+
+@pytest.mark.parametrize(("messages", "message"), [
+    ([("user", "q?")] * 3, "3 messages; the limit is 2 (RAG_MAX_MESSAGES)"),
+    ([("user", "q?"), ("assistant", "hi")],
+     "The last message must be the user's question, not a assistant message"),
+    ([("user", "   ")], "The question is empty: type a question about your documents"),
+    ([("user", "x" * 101)], "The question is 101 characters long; the limit is 100 "
+                            "(RAG_MAX_QUESTION_CHARS): ask a shorter question"),
+    ([("user", "\ud800 hi"), ("user", "q?")],
+     "Message 1 holds text that is not valid UTF-8 (U+D800 at character 1): check the "
+     "encoding of your terminal or client"),
+    ([], "No messages: the last one must be the user's question"),
+])
+def test_from_messages_refusals(messages, message):
+    with pytest.raises(InvalidQuestionError) as e:
+        from_messages(messages, max_messages=2, max_question_chars=100)
+    assert str(e.value) == message
