@@ -30,16 +30,20 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .config import Settings
 from .files import atomic_write_text
+from .report import markdown_table
+
+if TYPE_CHECKING:
+    from .generation import Generator, LlamaCppGenerator, Messages
 
 Say = Callable[[str], None]
 PARTS = ("answer", "context", "indexing", "retrieval", "cold", "server")  # in run order
@@ -57,10 +61,9 @@ class Table:
     data: dict[str, Any] = field(default_factory=dict)  # the raw numbers, for the JSON
 
     def markdown(self) -> str:
-        lines = [f"## {self.title}", "", "| " + " | ".join(self.columns) + " |",
-                 "|" + "|".join("---" if i == 0 else "---:" for i in range(len(self.columns)))
-                 + "|"]
-        lines += ["| " + " | ".join(r) + " |" for r in self.rows]
+        # The first column names the row; the others hold numbers, aligned right.
+        align = ["right" if i else None for i in range(len(self.columns))]
+        lines = [f"## {self.title}", "", markdown_table(self.columns, self.rows, align)]
         if self.notes:
             lines += [""] + [f"- {n}" for n in self.notes]
         return "\n".join(lines) + "\n"
@@ -135,7 +138,7 @@ def machine() -> dict[str, str]:
             from importlib.metadata import version
 
             versions[pkg] = version(pkg.replace("_", "-"))
-        except Exception:  # noqa: BLE001 - a missing package is reported as such
+        except Exception:  # a missing package is reported as such
             versions[pkg] = "not installed"
     return {"cpu": cpu, "cores": str(os.cpu_count()), "memory": memory,
             "python": platform.python_version(), "os": platform.platform(),
@@ -151,34 +154,42 @@ def _gold_questions(limit: int) -> list[str]:
 
 
 class _Recorder:
-    """Wraps a generator's ``complete`` to keep the messages of every model call, and the
+    """Wraps a generator's ``pieces`` to keep the messages of every model call, and the
     time spent inside the model."""
 
-    def __init__(self, generator) -> None:  # noqa: ANN001
+    def __init__(self, generator: Generator) -> None:
         self.generator = generator
         self.calls: list[tuple[list[dict[str, str]], int]] = []
         self.model_s = 0.0
-        self._complete = generator.complete
-        generator.complete = self._record
+        self._pieces = generator.pieces
+        generator.pieces = self._record  # type: ignore[method-assign]
 
     def clear(self) -> None:
         self.calls.clear()
         self.model_s = 0.0
 
-    def _record(self, messages, max_tokens=256, on_token=None) -> str:  # noqa: ANN001
+    def _record(self, messages: Messages, max_tokens: int = 256) -> Iterator[str]:
         self.calls.append(([dict(m) for m in messages], max_tokens))
-        t0 = time.perf_counter()
+        pieces = self._pieces(messages, max_tokens)
         try:
-            return self._complete(messages, max_tokens, on_token)
+            while True:
+                t0 = time.perf_counter()
+                try:
+                    piece = next(pieces)
+                except StopIteration:
+                    return
+                finally:
+                    self.model_s += time.perf_counter() - t0
+                yield piece
         finally:
-            self.model_s += time.perf_counter() - t0
+            pieces.close()
 
 
 class BareModel:
     """llama-cpp-python on its own: the pipeline's own ``Llama`` object (same weights in
     memory, settings and sampling), called directly, with no pipeline code around it."""
 
-    def __init__(self, generator) -> None:  # noqa: ANN001 - LlamaCppGenerator
+    def __init__(self, generator: LlamaCppGenerator) -> None:
         self.llm = generator.llm
         self.temperature = generator.temperature
         self.seed = generator.seed
@@ -252,7 +263,10 @@ def _answer_runs(settings: Settings, plan: Plan, say: Say) -> dict[str, Any]:
             recorder.clear()
             first: list[float] = []
             t0 = time.perf_counter()
-            answer = pipe.ask(q, on_token=lambda _p, f=first: f or f.append(time.perf_counter()))
+            for event in pipe.stream(q):
+                if not first and isinstance(event, str):
+                    first.append(time.perf_counter())
+                answer = event
             ours = time.perf_counter() - t0
             calls = list(recorder.calls)
             if not bare_first or not any(r["question"] == q for r in runs):
@@ -342,10 +356,10 @@ def bench_context(settings: Settings, plan: Plan, say: Say,
                ev.Config("sentences", {"context": "sentences"})]
     base = settings.with_overrides(index_dir=Path(tempfile.mkdtemp(prefix="rag-bench-eval-")))
 
-    def factory(config, total):  # noqa: ANN001, ANN202
+    def factory(config, total):
         done = [0]
 
-        def step(_result) -> None:  # noqa: ANN001
+        def step(_result) -> None:
             done[0] += 1
             if done[0] % 10 == 0 or done[0] == total:
                 say(f"  evaluation, {config.name}: {done[0]}/{total}")
@@ -573,7 +587,7 @@ def bench_retrieval(settings: Settings, plan: Plan, say: Say) -> Table:
     return t
 
 
-def _timed_search(index, queries: np.ndarray, k: int) -> tuple[np.ndarray, list[float]]:  # noqa: ANN001
+def _timed_search(index, queries: np.ndarray, k: int) -> tuple[np.ndarray, list[float]]:
     found = np.zeros((len(queries), k), dtype=np.int64)
     lat = []
     index.search(queries[:1], k)  # warm up
@@ -706,7 +720,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_ready(url: str, proc: subprocess.Popen, log) -> None:  # noqa: ANN001
+def _wait_ready(url: str, proc: subprocess.Popen, log) -> None:
     deadline = time.time() + 300
     while time.time() < deadline:
         if proc.poll() is not None:

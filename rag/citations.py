@@ -178,21 +178,31 @@ def is_supported(sentence: str, passages: Sequence[Passage], question: str = "")
     return support(sentence, text, question) >= SUPPORT_THRESHOLD
 
 
-def ground(text: str, passages: Sequence[Passage], question: str = "") -> Grounded:
-    """Check and repair the citations of a generated answer.
+@dataclass(frozen=True)
+class Checked:
+    """Sentences after the citation check, and what the check changed."""
 
+    sentences: tuple[CitedSentence, ...]
+    warnings: tuple[str, ...] = ()
+
+
+def check(sentences: Sequence[CitedSentence], passages: Sequence[Passage],
+          question: str = "") -> Checked:
+    """Check and repair the citations of an answer's sentences.
+
+    - a sentence said twice is kept once (small models repeat themselves when greedy);
     - markers pointing at no passage are dropped (and reported);
     - a sentence whose cited passages do not support it is re-pointed to the passage
-      that does, if one does;
+      that does, if one does, and left uncited if none does;
     - an uncited sentence gets the passage that supports it, if one does.
     """
     warnings: list[str] = []
     k = len(passages)
-    sentences: list[CitedSentence] = []
+    out: list[CitedSentence] = []
     seen: set[str] = set()
-    for s in split_cited(text):
+    for s in sentences:
         key = " ".join(words(s.text))
-        if key in seen:  # small models repeat themselves under greedy decoding
+        if key in seen:
             continue
         seen.add(key)
         bad = [n for n in s.cites if not 1 <= n <= k]
@@ -210,12 +220,24 @@ def ground(text: str, passages: Sequence[Passage], question: str = "") -> Ground
                     warnings.append(f"citation {_fmt(cites)} re-pointed to [{best}]: the cited "
                                     f"passage does not support “{_clip(s.text)}”")
                 cites = (best,)  # an uncited sentence gets the passage that supports it
-        sentences.append(CitedSentence(s.text, cites))
+        out.append(CitedSentence(s.text, cites))
+    return Checked(tuple(out), tuple(warnings))
+
+
+def cite(sentences: Sequence[CitedSentence], passages: Sequence[Passage]) -> tuple[Citation, ...]:
+    """One Citation per cited passage, in order of first citation, with the span of the
+    passage that supports the sentences citing it."""
     used = list(dict.fromkeys(n for s in sentences for n in s.cites))
-    citations = [
-        _citation(n, passages[n - 1], [s.text for s in sentences if n in s.cites]) for n in used
-    ]
-    return Grounded(render(sentences), sentences, citations, warnings)
+    return tuple(_citation(n, passages[n - 1], [s.text for s in sentences if n in s.cites])
+                 for n in used)
+
+
+def ground(text: str, passages: Sequence[Passage], question: str = "") -> Grounded:
+    """Parse a generated answer, check its citations and cite the passages (see check)."""
+    checked = check(split_cited(text), passages, question)
+    sentences = list(checked.sentences)
+    return Grounded(render(sentences), sentences, list(cite(sentences, passages)),
+                    list(checked.warnings))
 
 
 def render(sentences: Sequence[CitedSentence]) -> str:

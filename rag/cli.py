@@ -10,15 +10,20 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import click
 from rich.markup import escape
 
-from .config import Settings
+from .config import ContextMode, RetrievalMode, Settings
 from .errors import RagError
 from .progress import LineProgress, Reporter, Task
 from .types import Answer, Passage, Turn
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .pipeline import Pipeline
 
 # Library chatter (transformers, tokenizers, hub) is not for the user of a CLI.
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -99,8 +104,8 @@ def _settings_options(fn: Callable) -> Callable:
         ("--model", "model", str),
         ("--embedding-model", "embedding_model", str),
         ("--top-k", "top_k", int),
-        ("--retrieval", "retrieval_mode", click.Choice(["hybrid", "dense", "bm25"])),
-        ("--context", "context", click.Choice(["sentences", "chunks"])),
+        ("--retrieval", "retrieval_mode", click.Choice(get_args(RetrievalMode))),
+        ("--context", "context", click.Choice(get_args(ContextMode))),
         ("--chunk-size", "chunk_size", int),
         ("--chunk-overlap", "chunk_overlap", int),
         ("--threads", "n_threads", int),
@@ -125,7 +130,7 @@ def _make_settings(overrides: dict[str, Any]) -> Settings:
                        f"{field.upper()})") from e
 
 
-def _pipeline(overrides: dict[str, Any], quiet: bool = False):  # noqa: ANN202
+def _pipeline(overrides: dict[str, Any], quiet: bool = False) -> Pipeline:
     from .pipeline import Pipeline
 
     settings = _make_settings(overrides)
@@ -193,7 +198,7 @@ def ask_cmd(question: str, as_json: bool, **overrides: Any) -> None:
     The answer streams as it is generated; the cited sources follow, with the
     supporting part marked.
     """
-    from .pipeline import validate_question
+    from .conversation import validate_question
 
     p = _pipeline(overrides, quiet=as_json)
     question = validate_question(question, p.settings.max_question_chars)  # before any loading
@@ -205,36 +210,28 @@ def ask_cmd(question: str, as_json: bool, **overrides: Any) -> None:
     _answer_and_show(p, question, [])
 
 
-def _answer_and_show(p, question: str, history: list[Turn]) -> Answer:  # noqa: ANN001
+def _answer_and_show(p: Pipeline, question: str, history: list[Turn]) -> Answer:
     from rich.console import Console
 
     out = Console(highlight=False)
-    streamed: list[str] = []
-
-    def on_token(piece: str) -> None:
-        streamed.append(piece)
-        out.print(piece, end="", markup=False, soft_wrap=True)
-
-    answer = p.ask(question, history, on_token=on_token)
-    raw = "".join(streamed).strip()
-    if streamed:
+    answer = None
+    for event in p.stream(question, history):
+        if isinstance(event, Answer):
+            answer = event
+        else:
+            out.print(event, end="", markup=False, soft_wrap=True)
+    assert answer is not None
+    if answer.raw_text:
         out.print()
-    from .citations import split_cited, strip_markers
-
-    # Reprint when the checks changed the words or what each sentence cites.
-    def shape(text: str) -> list[tuple[str, tuple[int, ...]]]:
-        return [(s.text, s.cites) for s in split_cited(text)]
-
-    final = shape(answer.answer)
-    same_words = strip_markers(answer.answer) == strip_markers(raw)
-    if streamed and same_words and not answer.abstained and len({c for _, c in final}) == 1:
-        if final != shape(raw):  # the model left the markers out: say where they go
-            out.print(f"[dim]→ cited: {''.join(f'[{n}]' for n in final[0][1])}[/dim]")
-    elif not streamed or answer.abstained or final != shape(raw):
-        if streamed:
-            label = "abstained" if answer.abstained else f"checked answer ({answer.answer_mode})"
-            out.print(f"[dim]→ {label}:[/dim]")
-        out.print(answer.answer, markup=False, soft_wrap=True)
+    # What the user read streamed is the model's first try: say what the checks changed.
+    if not answer.raw_text:
+        out.print(answer.text, markup=False, soft_wrap=True)
+    elif answer.revision == "cited":  # the model left the markers out: say where they go
+        out.print(f"[dim]→ cited: {''.join(f'[{c.n}]' for c in answer.citations)}[/dim]")
+    elif answer.revision == "rewritten":
+        label = "abstained" if answer.abstained else f"checked answer ({answer.answer_mode})"
+        out.print(f"[dim]→ {label}:[/dim]")
+        out.print(answer.text, markup=False, soft_wrap=True)
     for w in answer.warnings:
         out.print(f"[yellow]note:[/yellow] {w}", highlight=False, soft_wrap=True)
     if answer.citations:
@@ -247,7 +244,8 @@ def _answer_and_show(p, question: str, history: list[Turn]) -> Answer:  # noqa: 
     return answer
 
 
-def _print_passage(out, n: int, x: Passage, support: tuple[int, int] | None) -> None:  # noqa: ANN001
+def _print_passage(out: Console, n: int, x: Passage,
+                   support: tuple[int, int] | None) -> None:
     from rich.text import Text
 
     c = x.chunk
@@ -319,7 +317,7 @@ def chat_cmd(**overrides: Any) -> None:
         except RagError as e:
             out.print(f"[red]{e}[/red]")
             continue
-        history += [Turn("user", q), Turn("assistant", last.answer)]
+        history += [Turn("user", q), Turn("assistant", last.text)]
 
 
 @cli.command("eval")
@@ -362,10 +360,10 @@ def eval_cmd(gold: str | None, out_dir: str, compare: tuple[str, ...], baseline:
                             MofNCompleteColumn(), TimeElapsedColumn(), "{task.fields[last]}",
                             console=reporter.console)
 
-        def factory(config, total):  # noqa: ANN001, ANN202
+        def factory(config: ev.Config, total: int) -> Callable[[ev.QuestionResult], None]:
             task = progress.add_task(config.name, total=total, last="")
 
-            def step(result) -> None:  # noqa: ANN001
+            def step(result: ev.QuestionResult) -> None:
                 mark = "ok" if not result.failure else "✗ " + result.id
                 progress.update(task, advance=1, last=mark)
 
@@ -375,11 +373,11 @@ def eval_cmd(gold: str | None, out_dir: str, compare: tuple[str, ...], baseline:
             runs = ev.evaluate(settings, items, configs, factory)
     else:  # a pipe or a log: plain progress lines, and the model's and index's too
 
-        def factory(config, total):  # noqa: ANN001, ANN202
+        def factory(config: ev.Config, total: int) -> Callable[[ev.QuestionResult], None]:
             task = reporter.task(f"Evaluating {config.name}", total, "questions")
             done = []
 
-            def step(result) -> None:  # noqa: ANN001
+            def step(result: ev.QuestionResult) -> None:
                 done.append(result)
                 task.advance()
                 if len(done) == total:

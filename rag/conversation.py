@@ -6,6 +6,10 @@ standalone question: pronouns are replaced by the earlier question's subject or 
 ("And what did Zakharova say about it?" after "What did Simonyan say about the Rome
 Statute?" becomes "What did Zakharova say about the Rome Statute?"). When no rewrite
 applies, retrieval searches for both questions and the prompt shows the earlier one.
+
+Also the checks every question and message passes once, whichever front end it came from
+(``validate_question``, ``validate_text``), and ``from_messages``, which turns a chat
+request's messages into the question and earlier turns.
 """
 
 from __future__ import annotations
@@ -14,8 +18,53 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .errors import InvalidQuestionError
 from .text import content_terms, key_terms
 from .types import Turn
+
+# Control characters (C0, DEL, C1) other than tab and newline: typed by nobody, they
+# count as spaces, so a question of NULs is an empty question.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def validate_text(text: str, what: str = "The question") -> str:
+    """``text`` with control characters as spaces; an error if it is not valid Unicode.
+
+    Lone surrogates come from bytes that are not UTF-8 (a terminal in another encoding;
+    Python keeps them as U+DC80..U+DCFF) or from a JSON "\\ud800" escape. The tokenizers
+    cannot take them, so they are refused here, once, for every front end.
+    """
+    if m := _SURROGATE.search(text):
+        ch = m.group(0)
+        raw = f"byte 0x{ord(ch) - 0xDC00:02x}" if 0xDC80 <= ord(ch) <= 0xDCFF \
+            else f"U+{ord(ch):04X}"
+        raise InvalidQuestionError(
+            f"{what} holds text that is not valid UTF-8 ({raw} at character {m.start() + 1}): "
+            "check the encoding of your terminal or client")
+    return _CONTROL.sub(" ", text)
+
+
+class Question(str):
+    """A question that passed validate_question: it is not checked again."""
+
+
+def validate_question(question: str, max_chars: int) -> Question:
+    """The question stripped, or an InvalidQuestionError saying what is wrong."""
+    if isinstance(question, Question):
+        return question
+    if not isinstance(question, str):
+        raise InvalidQuestionError("The question must be text")
+    question = validate_text(question).strip()
+    if not question:
+        raise InvalidQuestionError("The question is empty: type a question about your documents")
+    if len(question) > max_chars:
+        raise InvalidQuestionError(
+            f"The question is {len(question):,} characters long; the limit is {max_chars:,} "
+            "(RAG_MAX_QUESTION_CHARS): ask a shorter question"
+        )
+    return Question(question)
+
 
 _THING = r"it|this|that|them|they|these|those"
 _PERSON = r"he|him|she|her"
@@ -83,3 +132,23 @@ def resolve(question: str, history: Sequence[Turn], max_turns: int = 4) -> Resol
         return Resolved(question, rewritten, rewritten, None)
     return Resolved(question, f"{question} (following up on: {previous})",
                     f"{question} {previous}", previous)
+
+
+def from_messages(messages: Sequence[tuple[str, str]], max_messages: int,
+                  max_question_chars: int) -> tuple[str, list[Turn]]:
+    """The question (the last message, which must be the user's) and the earlier turns,
+    from (role, content) pairs as a chat client sends them; other roles (system, tool)
+    are dropped. InvalidQuestionError says what is wrong with them."""
+    if not messages:
+        raise InvalidQuestionError("No messages: the last one must be the user's question")
+    if len(messages) > max_messages:
+        raise InvalidQuestionError(
+            f"{len(messages)} messages; the limit is {max_messages} (RAG_MAX_MESSAGES)")
+    role, content = messages[-1]
+    if role != "user":
+        raise InvalidQuestionError(
+            f"The last message must be the user's question, not a {role} message")
+    question = validate_question(content, max_question_chars)
+    history = [Turn(r, validate_text(c, f"Message {i}")) for i, (r, c)
+               in enumerate(messages[:-1], 1) if r in ("user", "assistant")]
+    return question, history

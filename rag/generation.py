@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import GenerationInterrupted, ModelLoadError
 from .progress import SILENT, Reporter
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 Messages = Sequence[dict[str, str]]
 
@@ -31,23 +35,23 @@ class Generator(ABC):
         a subclass that can stop sooner (llama.cpp, mid-prompt) checks ``_stop`` itself."""
         self._stop.set()
 
-    def complete(self, messages: Messages, max_tokens: int = 256,
-                 on_token: Callable[[str], None] | None = None) -> str:
-        """The whole answer, calling ``on_token`` with each piece as it arrives."""
-        pieces = []
+    def pieces(self, messages: Messages, max_tokens: int = 256) -> Iterator[str]:
+        """``stream`` as the pipeline uses it: it stops (GenerationInterrupted) once
+        ``interrupt`` is called, and closing it stops the model at once."""
         self._stop.clear()
         stream = self.stream(messages, max_tokens)
         try:
             for piece in stream:
                 if self._stop.is_set():
                     raise GenerationInterrupted("The answer was stopped")
-                pieces.append(piece)
-                if on_token:
-                    on_token(piece)  # may raise to stop generation
+                yield piece
         finally:
             # Close now, not when the traceback is freed: the stream holds the model lock.
             stream.close()
-        return "".join(pieces)
+
+    def complete(self, messages: Messages, max_tokens: int = 256) -> str:
+        """The whole answer at once."""
+        return "".join(self.pieces(messages, max_tokens))
 
 
 class LlamaCppGenerator(Generator):
@@ -134,9 +138,6 @@ class LlamaCppGenerator(Generator):
             self.llm.eval(prefix)
         self.llm.n_tokens = n
 
-    def count_tokens(self, text: str) -> int:
-        return len(self.llm.tokenize(text.encode(), add_bos=False, special=True))
-
     def stream(self, messages: Messages, max_tokens: int = 256) -> Iterator[str]:
         with self.lock:
             self._start_from_prefix(messages)
@@ -167,7 +168,7 @@ class LlamaCppGenerator(Generator):
                                "completion_tokens": completion}
 
 
-def load_generator(settings, reporter: Reporter = SILENT) -> Generator:  # noqa: ANN001
+def load_generator(settings: Settings, reporter: Reporter = SILENT) -> Generator:
     from .models import resolve_llm
 
     path, name = resolve_llm(settings.model, settings.cache_dir, settings.model_sha256, reporter)

@@ -28,14 +28,15 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
 from .chunking import chunk_document
 from .documents import Skipped, iter_documents, scan
 from .errors import IndexCorruptError, IndexNotFoundError, IndexWriteError, NoDocumentsError
+from .files import atomic_replace_dir, atomic_write_text, fsync_path
 from .progress import SILENT, Reporter, Task
 from .types import Chunk, Document
 from .vectors import build as build_vectors
 from .vectors import choose_kind
+from .version import __version__
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
@@ -78,7 +79,6 @@ class Index:
     chunks: list[Chunk]
     vectors: Any  # faiss.Index
     path: Path | None = None
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -160,15 +160,10 @@ class Index:
                 f.flush()
                 os.fsync(f.fileno())
             faiss.write_index(self.vectors, str(tmp / "vectors.faiss"))
-            _fsync_path(tmp / "vectors.faiss")
+            fsync_path(tmp / "vectors.faiss")
             gen = folder / _next_generation(folder)
-            os.replace(tmp, gen)
-            _fsync_path(folder)
-            pointer_tmp = folder / f".{CURRENT}.tmp"
-            pointer_tmp.write_text(gen.name + "\n")
-            _fsync_path(pointer_tmp)
-            os.replace(pointer_tmp, folder / CURRENT)
-            _fsync_path(folder)
+            atomic_replace_dir(tmp, gen)
+            atomic_write_text(folder / CURRENT, gen.name + "\n", sync_dir=True)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -187,14 +182,6 @@ def _write_json(path: Path, data: Any) -> None:
         json.dump(data, f, ensure_ascii=False)
         f.flush()
         os.fsync(f.fileno())
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _next_generation(folder: Path) -> str:
@@ -243,7 +230,7 @@ class Changes:
 _READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
 
 
-def update_index(settings, embedder, reporter: Reporter = SILENT,  # noqa: ANN001
+def update_index(settings, embedder, reporter: Reporter = SILENT,
                  rebuild: bool = False, require_write: bool = False) -> tuple[Index, Changes]:
     """Bring the index in line with the documents folder, embedding only what changed.
 
@@ -289,7 +276,7 @@ def write_failure(e: OSError, folder: Path) -> str:
     return f"Cannot write the index in {folder}/ ({e.strerror or e})"
 
 
-def _read_only(settings, embedder, reporter: Reporter, must_write: bool,  # noqa: ANN001
+def _read_only(settings, embedder, reporter: Reporter, must_write: bool,
                cause: OSError) -> tuple[Index, Changes]:
     """Serve a complete index from a folder that cannot be written; never update it."""
     folder: Path = settings.index_dir
@@ -315,7 +302,7 @@ def _read_only(settings, embedder, reporter: Reporter, must_write: bool,  # noqa
     return index, changes
 
 
-def _update_index(settings, embedder, reporter: Reporter,  # noqa: ANN001
+def _update_index(settings, embedder, reporter: Reporter,
                   rebuild: bool) -> tuple[Index, Changes]:
     folder: Path = settings.index_dir
     changes = Changes()

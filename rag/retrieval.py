@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .index import Index
 from .text import content_terms
 from .types import Passage
+
+if TYPE_CHECKING:
+    from .config import RetrievalMode
+    from .corpus import Corpus
+    from .embedding import Embedder
 
 
 class LexicalIndex:
@@ -36,13 +41,6 @@ class LexicalIndex:
         return np.asarray(self.bm25.get_scores(terms), dtype=np.float32)
 
 
-def lexical_index(index: Index) -> LexicalIndex:
-    """The BM25 index for ``index``, built once and kept on it."""
-    if "bm25" not in index._cache:
-        index._cache["bm25"] = LexicalIndex([c.text for c in index.chunks])
-    return index._cache["bm25"]
-
-
 def rrf(rankings: Sequence[Sequence[int]], k: int = 60) -> list[tuple[int, float]]:
     """Reciprocal rank fusion: sum of 1/(k + rank) over the rankings (rank from 1)."""
     fused: dict[int, float] = {}
@@ -52,29 +50,30 @@ def rrf(rankings: Sequence[Sequence[int]], k: int = 60) -> list[tuple[int, float
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Retriever:
-    """Finds the passages of an index that best match a query."""
+    """Finds the passages of a corpus that best match a query. Holds no index: one
+    Retriever serves every generation of the corpus."""
 
-    index: Index
-    embedder: object | None  # Embedder; None only in "bm25" mode
-    mode: str = "hybrid"
+    embedder: Embedder | None  # None only in "bm25" mode
+    mode: RetrievalMode = "hybrid"
     rrf_k: int = 60
     candidates: int = 20  # per retriever, before fusion
 
-    def search(self, query: str, top_k: int) -> list[Passage]:
-        n = len(self.index)
+    def search(self, corpus: Corpus, query: str, top_k: int) -> list[Passage]:
+        index = corpus.index
+        n = len(index)
         depth = min(n, max(self.candidates, top_k))
         dense: dict[int, float] = {}
         lexical: dict[int, float] = {}
         rankings: list[list[int]] = []
         if self.mode in ("dense", "hybrid"):
             qv = self.embedder.embed_query(query)  # type: ignore[union-attr]
-            hits = self.index.search_vectors(qv, depth)
+            hits = index.search_vectors(qv, depth)
             dense = dict(hits)
             rankings.append([i for i, _ in hits])
         if self.mode in ("bm25", "hybrid"):
-            scores = lexical_index(self.index).scores(query)
+            scores = corpus.lexical.scores(query)
             order = [int(i) for i in np.argsort(-scores, kind="stable")[:depth] if scores[i] > 0]
             lexical = {i: float(scores[i]) for i in order}
             rankings.append(order)
@@ -89,13 +88,13 @@ class Retriever:
         for row, score in ranked:
             if len(out) == top_k:
                 break
-            chunk = self.index.chunks[row]
+            chunk = index.chunks[row]
             # The same text on several pages (a repeated notice, a contents list) is one
             # passage, not several places in a short context.
             key = " ".join(chunk.text.split())
             if key in seen:
                 continue
             seen.add(key)
-            out.append(Passage(chunk, self.index.title(chunk.doc_id), score,
+            out.append(Passage(chunk, index.title(chunk.doc_id), score,
                                dense_score=dense.get(row), lexical_score=lexical.get(row)))
         return out

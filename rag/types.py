@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+# How the answer text was obtained: the model's words (generated), its second try
+# (retried), a sentence quoted from a passage (extractive), or no answer (abstained).
+AnswerMode = Literal["generated", "retried", "extractive", "abstained"]
+# How the answer differs from the model's first text, the one a front end streamed (see
+# rag.grounding): the same, the same sentences with citations added, or rewritten.
+Revision = Literal["none", "cited", "rewritten"]
 
 
 @dataclass(frozen=True)
@@ -82,22 +89,26 @@ class Answer:
     """The result of a question: the one shape the CLI (--json) and the HTTP API return."""
 
     question: str
-    answer: str
-    abstained: bool
+    text: str  # the checked answer, with its [n] markers
     citations: tuple[Citation, ...]
     passages: tuple[Passage, ...]
     model: str
     timings: dict[str, float]
-    # How the answer text was obtained: generated | retried | extractive | abstained.
-    answer_mode: str = "generated"
+    answer_mode: AnswerMode = "generated"
     standalone_question: str = ""
     warnings: tuple[str, ...] = ()
     usage: dict[str, int] = field(default_factory=dict)
+    raw_text: str = ""  # the model's own words, as streamed ("" when it was not asked)
+    revision: Revision = "rewritten"
+
+    @property
+    def abstained(self) -> bool:
+        return self.answer_mode == "abstained"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
-            "answer": self.answer,
+            "answer": self.text,
             "abstained": self.abstained,
             "citations": [c.to_dict() for c in self.citations],
             "passages": [p.to_dict(i) for i, p in enumerate(self.passages, start=1)],
@@ -107,5 +118,6 @@ class Answer:
             "standalone_question": self.standalone_question or self.question,
             "warnings": list(self.warnings),
             "usage": dict(self.usage),
+            "raw_answer": self.raw_text,
+            "revision": self.revision,
         }
-

@@ -49,7 +49,7 @@ def test_cited_answer_and_json_contract(settings, embedder):
 def test_citation_marker_pointing_nowhere_is_dropped_and_reported(settings, embedder):
     p, _ = make(settings, embedder, ["Peskov said Russia cannot leave Armenia [9]."])
     a = p.ask("What did Peskov say?")
-    assert "[9]" not in a.answer
+    assert "[9]" not in a.text
     assert any("dropped citation [9]" in w for w in a.warnings)
     assert a.citations and "Russia cannot leave Armenia" in a.citations[0].passage.chunk.text
 
@@ -59,7 +59,7 @@ def test_bare_marker_is_retried(settings, embedder):
     a = p.ask("What did Peskov say?")
     assert a.answer_mode == "retried" and len(gen.calls) == 2
     assert gen.calls[1][-1]["content"].startswith("That reply had no words")
-    assert "cannot leave Armenia" in a.answer and a.citations
+    assert "cannot leave Armenia" in a.text and a.citations
 
 
 def test_bare_marker_twice_falls_back_to_extractive(settings, embedder):
@@ -68,7 +68,7 @@ def test_bare_marker_twice_falls_back_to_extractive(settings, embedder):
     assert a.answer_mode == "extractive" and not a.abstained
     c = a.citations[0]
     # The answer is a sentence of the cited passage, cited.
-    sentence = a.answer.rsplit(" [", 1)[0]
+    sentence = a.text.rsplit(" [", 1)[0]
     assert sentence in c.passage.chunk.text
     assert any("answered with a sentence of passage" in w for w in a.warnings)
 
@@ -77,7 +77,7 @@ def test_unknown_person_abstains_without_calling_the_model(settings, embedder):
     p, gen = make(settings, embedder, [])
     a = p.ask("What did Emmanuel Macron say about Armenia?")
     assert a.abstained and a.citations == () and a.answer_mode == "abstained"
-    assert a.answer.startswith("The documents do not say.") and "Macron" in a.answer
+    assert a.text.startswith("The documents do not say.") and "Macron" in a.text
     assert gen.calls == []
     assert a.to_dict()["citations"] == []
 
@@ -92,7 +92,7 @@ def test_unsupported_answer_is_withheld(settings, embedder):
     p, _ = make(settings, embedder, ["Peskov praised the Yerevan opera and its singers."])
     a = p.ask("What did Peskov say?")
     assert a.abstained and not a.citations
-    assert "not supported" in a.answer
+    assert "not supported" in a.text
     assert any("removed a sentence" in w for w in a.warnings)
 
 
@@ -100,8 +100,8 @@ def test_unsupported_sentence_is_removed_from_supported_answer(settings, embedde
     p, _ = make(settings, embedder, [
         "Peskov said Russia cannot leave Armenia [1]. He also praised the opera singers [2]."])
     a = p.ask("What did Peskov say?")
-    assert not a.abstained and "opera" not in a.answer
-    assert "cannot leave Armenia" in a.answer
+    assert not a.abstained and "opera" not in a.text
+    assert "cannot leave Armenia" in a.text
 
 
 def test_followup_uses_history(settings, embedder):

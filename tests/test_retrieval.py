@@ -1,5 +1,6 @@
 import pytest
 
+from rag.corpus import Corpus
 from rag.index import update_index
 from rag.retrieval import Retriever, rrf
 
@@ -23,7 +24,7 @@ def index(settings, embedder):
 
 @pytest.mark.parametrize("mode", ["hybrid", "bm25", "dense"])
 def test_modes_return_scored_passages(index, embedder, mode):
-    passages = Retriever(index, embedder, mode).search("What did Peskov say?", 4)
+    passages = Retriever(embedder, mode).search(Corpus(index), "What did Peskov say?", 4)
     if mode == "bm25":  # only chunks that share a word with the query
         assert len(passages) == 2 and all("Peskov" in p.chunk.text for p in passages)
     else:
@@ -36,14 +37,14 @@ def test_modes_return_scored_passages(index, embedder, mode):
 
 
 def test_lexical_finds_numbers_and_names(index, embedder):
-    top = Retriever(index, embedder, "bm25").search("140 square kilometers", 1)[0]
+    top = Retriever(embedder, "bm25").search(Corpus(index), "140 square kilometers", 1)[0]
     assert "140 square kilometers" in top.chunk.text
-    top = Retriever(index, embedder, "hybrid").search("Khurshudyan", 1)[0]
+    top = Retriever(embedder, "hybrid").search(Corpus(index), "Khurshudyan", 1)[0]
     assert "Khurshudyan" in top.chunk.text
 
 
 def test_top_k_larger_than_index(index, embedder):
-    passages = Retriever(index, embedder, "hybrid").search("Armenia", 1000)
+    passages = Retriever(embedder, "hybrid").search(Corpus(index), "Armenia", 1000)
     assert len(passages) <= len(index)
     assert len({p.chunk.chunk_id for p in passages}) == len(passages)
 
@@ -64,6 +65,7 @@ def test_repeated_text_is_embedded_once_and_retrieved_once(settings, embedder, d
     for text in shared:
         assert embedder.embedded.count(text) == 1  # embedded once
     assert changes.chunks_embedded == len(by_text) < len(index.chunks)
-    passages = Retriever(index, embedder, "hybrid").search("Does it work on WebAssembly?", 4)
+    passages = Retriever(embedder, "hybrid").search(Corpus(index), "Does it work on WebAssembly?",
+                                                    4)
     texts = [" ".join(p.chunk.text.split()) for p in passages]
     assert len(texts) == len(set(texts)) == 4  # a repeated text once, then other passages

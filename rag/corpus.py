@@ -1,0 +1,64 @@
+"""One index generation as the questions see it: the loaded index and what is derived from
+it (the BM25 index, the corpus vocabulary, who speaks where).
+
+A Corpus is made once per generation and never changes; a new generation (documents
+added or removed) is a new Corpus, swapped in by the pipeline with one assignment. A
+question takes the current Corpus once and uses it throughout, so it never mixes two
+generations. The derived parts are built on first use, once, under a lock: API worker
+threads may ask for them at the same moment.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from .citations import shows_speaking
+from .index import Index
+from .text import term_key, word_keys
+
+if TYPE_CHECKING:
+    from .retrieval import LexicalIndex
+
+T = TypeVar("T")
+
+
+class Corpus:
+    """The index of one generation, with its derived lookups (built lazily, thread-safe)."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self._lock = threading.Lock()
+        self._built: dict[str, object] = {}
+        self._speaks: dict[str, bool] = {}
+
+    def _once(self, name: str, build: Callable[[], T]) -> T:
+        if name not in self._built:
+            with self._lock:
+                if name not in self._built:
+                    self._built[name] = build()
+        return self._built[name]  # type: ignore[return-value]
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        """BM25 over the chunk texts."""
+        from .retrieval import LexicalIndex
+
+        return self._once("lexical", lambda: LexicalIndex([c.text for c in self.index.chunks]))
+
+    @property
+    def words(self) -> set[str]:
+        """Every word of the documents (stemmed)."""
+        return self._once("words", lambda: set().union(
+            *(word_keys(d.text) for d in self.index.documents.values())))
+
+    def speaks(self, name: str) -> bool:
+        """Whether some chunk of the documents shows ``name`` speaking."""
+        key = term_key(name)
+        if key not in self._speaks:
+            found = any(shows_speaking(name, c.text) for c in self.index.chunks
+                        if key in word_keys(c.text))
+            with self._lock:
+                self._speaks[key] = found
+        return self._speaks[key]
