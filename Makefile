@@ -14,7 +14,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIAN
 	-DLLAVA_BUILD=OFF -DCMAKE_INSTALL_BINDIR=llama_cpp/lib
 WHEELHOUSE := $(HOME)/.cache/rag-local/wheels/llama-$(LLAMA_VERSION)-$(shell echo '$(LLAMA_CMAKE_ARGS)' | sha256sum | cut -c1-8)
 
-.PHONY: setup demo test lint clean browser rebuild-llama
+.PHONY: setup demo test lint clean browser rebuild-llama pydocs
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml requirements/models.txt Makefile
@@ -60,3 +60,8 @@ lint: setup
 
 clean:
 	rm -rf $(VENV) index/gen-* index/CURRENT index/.tmp-*
+
+# A second corpus: the Python 3.11 docs (Debian's python3.11-doc, about 500 HTML pages) in
+# corpora/python-3.11-docs, for the gold set rag/gold/python-3.11-docs.jsonl.
+pydocs:
+	bash scripts/fetch-pydocs.sh corpora/python-3.11-docs
