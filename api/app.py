@@ -22,7 +22,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag import errors
 from rag.config import Settings
-from rag.library import safe_filename as safe_filename  # re-exported for older imports
 from rag.pipeline import Pipeline
 
 from .deps import State

@@ -8,7 +8,8 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app, safe_filename
+from api.app import create_app
+from rag.library import safe_filename
 from rag.pipeline import Pipeline
 
 from .conftest import ScriptedGenerator
