@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .chunking import sentence_spans
-from .text import content_terms, key_terms, term_key, word_keys, words
+from .text import STOPWORDS, content_terms, key_terms, stem, term_key, word_keys, words
 from .types import Citation, Passage
 
 _MARKER = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]",
@@ -136,6 +136,204 @@ def split_cited(text: str) -> list[CitedSentence]:
     return out
 
 
+# --- frame and claim ---------------------------------------------------------------------
+# A sentence's frame says who claims something ("According to political analyst Areg
+# Kochinyan,", "Peskov said that", "the article states"); its claim is what is claimed.
+# The frame's words are found in any passage that merely introduces the speaker, so they
+# must not count as support: the claim must be in the passage the sentence cites.
+
+_WHO = r"[^,.;:!?“”\"]{1,80}?"
+_LEADING_FRAMES = (
+    # "According to political analyst Areg Kochinyan, CLAIM"; "As Peskov put it, CLAIM"
+    re.compile(rf"^(?:according to|as)\s+{_WHO}(?:\s+(?:put it|{_SPEECH}))?\s*,\s*",
+               re.IGNORECASE),
+    # "In Peskov's view, CLAIM"; "In the opinion of X, CLAIM"
+    re.compile(rf"^in\s+(?:the\s+(?:view|opinion|words)\s+of\s+{_WHO}|{_WHO}['’]s?\s+"
+               rf"(?:view|opinion|words))\s*,\s*", re.IGNORECASE),
+    # "The article states that CLAIM"; "It is reported that CLAIM"
+    re.compile(r"^(?:the\s+)?(?:article|document(?:ation)?|docs|text|passage|source|report|"
+               r"author|manual|tutorial|guide|page|section)s?\s+"
+               r"(?:also\s+)?(?:says?|states?|reports?|mentions?|notes?|writes?|explains?|"
+               r"suggests?|indicates?)\s+(?:that\s+)?", re.IGNORECASE),
+    re.compile(r"^it\s+(?:is|was|has been)\s+(?:reported|said|stated|noted|claimed)\s+"
+               r"(?:that\s+)?", re.IGNORECASE),
+    # "Peskov (also) said (that) CLAIM"; "Kochinyan does not believe that CLAIM"; "X told
+    # JAMnews: CLAIM" — the speaker is a name (capitalised) within the first words.
+    re.compile(rf"^(?:[\w’'-]+\s+){{0,6}}?[A-Z][\w’'-]+(?:\s+{_BETWEEN}){{0,2}}\s+{_SPEECH}"
+               rf"(?:(?:(?<=told)|(?<=tells))\s+(?:[A-Z][\w’'-]*\s*)+?(?=that\b|:|,))?"
+               rf"\s*(?:that\b|:|,)?\s*"),
+)
+# "CLAIM, Peskov said." / "CLAIM, according to Zakharova." / "CLAIM,” said Peskov."
+_TRAILING_FRAME = re.compile(
+    rf"[,;]?\s*[”\"’']?\s*,?\s*(?:according to\s+{_WHO}|(?:[\w’'-]+\s+){{0,5}}?{_SPEECH}"
+    rf"(?:\s+[\w’'-]+){{0,5}}?)\s*[.!?]*$", re.IGNORECASE)
+
+
+def frame_and_claim(sentence: str) -> tuple[str, str]:
+    """Split a sentence into its frame (attribution, source reference) and its claim.
+
+    The frame is "" when the sentence has none; the claim is the whole sentence then.
+    """
+    text = sentence.strip()
+    frame = ""
+    for pattern in _LEADING_FRAMES:
+        if (m := pattern.match(text)) and content_terms(text[m.end():]):
+            frame, text = text[: m.end()], text[m.end():]
+            break
+    else:
+        m = _TRAILING_FRAME.search(text)
+        if m and m.start() > 0 and speakers(text) and content_terms(text[: m.start()]):
+            frame, text = text[m.start():], text[: m.start()]
+    return frame.strip(), text.strip()
+
+
+# --- polarity and modality ---------------------------------------------------------------
+# A claim must say what its passage says in the same way: "X does not believe A" is not
+# support for "X believes A", and "in all probability, A will be ratified" is not support
+# for "A was ratified". The claim is compared with the passage sentence that shares most
+# of its words.
+
+_NEGATION = frozenset("not no never none nobody nothing neither nor cannot without "
+                      "deny denies denied reject rejects rejected refuse refuses refused".split())
+_UNCERTAIN = re.compile(
+    r"\b(?:may|might|could|would|probably|possibly|perhaps|likely|unlikely|probability|"
+    r"presumably|reportedly|allegedly|supposedly|expected to|plans? to|planned|planning|"
+    r"intends? to|intended|proposed?|proposal|considering|aims? to|hopes? to|if)\b",
+    re.IGNORECASE)
+_FUTURE = re.compile(r"\b(?:will|shall|going to|(?:is|are) to|(?:is|are) due to|"
+                     r"(?:is|are) scheduled to|soon)\b", re.IGNORECASE)
+_PAST = re.compile(r"\b(?:was|were|did|had|has been|have been|already)\b|"
+                   r"(?<!\bbe )(?<!\bbeen )(?<!\bbeing )(?<!\bto )(?<!\bis )(?<!\bare )"
+                   r"(?<!\bwill )(?<!\bwould )\b[a-z]+ed\b", re.IGNORECASE)
+_ANSWER_WORD = re.compile(r"^\s*(?:yes|no)\b[,.:;!]?\s*", re.IGNORECASE)
+
+
+# Clauses: a claim is compared with the passage clauses that say the same thing, so a
+# negation or hedge elsewhere in the sentence ("..., so it cannot go anywhere") does not count.
+_CLAUSE = re.compile(r"[,;:()—–]|\s(?:and|but|so|because|while|although|though|whereas|"
+                     r"which|who|however)\s", re.IGNORECASE)
+# Sentence-level hedges: they qualify every clause of their sentence.
+_HEDGE = re.compile(r"\b(?:probability|probably|perhaps|possibly|likely|unlikely|reportedly|"
+                    r"allegedly|presumably|apparently|supposedly)\b", re.IGNORECASE)
+
+
+def _clauses(text: str) -> list[str]:
+    return [c for c in _CLAUSE.split(text) if c and c.strip()]
+
+
+# Words between a negation and what it negates ("is in no way directed", "did not even go").
+_FILLER = frozenset("way longer just really even yet ever anymore quite entirely necessarily "
+                    "always go going get got".split())
+
+
+def _is_negation(w: str) -> bool:
+    return w in _NEGATION or w.endswith("n't") or w.endswith("n’t")
+
+
+def _polarity(text: str) -> tuple[set[str], set[str]]:
+    """(negated, affirmed): the content terms of ``text`` a negation applies to (the first
+    content word after it: "does not believe" negates "believe"), and the others. "Not
+    only" and a negated negative ("did not go unnoticed") negate nothing."""
+    ws = words(text)
+    negated: set[str] = set()
+    taken: set[int] = set()
+    for i, w in enumerate(ws):
+        if not _is_negation(w) or ws[i + 1:i + 2] == ["only"]:
+            continue
+        for j in range(i + 1, min(i + 6, len(ws))):
+            x = ws[j]
+            if x in STOPWORDS or x in _FILLER or _is_negation(x) or len(x) < 2:
+                continue
+            if not (x.startswith("un") and len(x) > 4):  # litotes: no negation
+                negated.add(stem(x))
+            taken.add(j)
+            break
+    affirmed = {stem(x) for j, x in enumerate(ws)
+                if j not in taken and x not in STOPWORDS and not _is_negation(x) and len(x) > 1}
+    return negated, affirmed
+
+
+def _same_term(a: str, b: str) -> bool:
+    """Two stems of one word ("believ", "believe"): equal, or one a 5-letter-plus prefix of
+    the other, at most two letters apart."""
+    return a == b or (min(len(a), len(b)) >= 5 and abs(len(a) - len(b)) <= 2
+                      and (a.startswith(b) or b.startswith(a)))
+
+
+# "X does not believe that A is B" says about what "according to X, A is not B" says.
+_NEG_RAISING = frozenset(stem(w) for w in "believe think expect suppose agree consider "
+                                          "imagine feel seem".split())
+
+
+def _opposite(claim: str, passage_sentence: str) -> bool:
+    """Some word the claim negates the passage sentence only affirms, or the reverse."""
+    c_neg, c_aff = _polarity(claim)
+    p_neg, p_aff = _polarity(passage_sentence)
+    if (c_neg and p_neg) and (c_neg | p_neg) & _NEG_RAISING:
+        return False  # both negated, one through "does not believe": the same claim
+
+    def has(terms: set[str], t: str) -> bool:
+        return any(_same_term(t, x) for x in terms)
+
+    for t in c_neg - c_aff:
+        if has(p_aff, t) and not has(p_neg, t):
+            return True
+    return any(has(p_neg, t) and not has(p_aff, t) for t in c_aff - c_neg)
+
+
+def conflict(sentence: str, passages_text: str) -> str | None:
+    """How the passages say something other than ``sentence`` with the same words:
+    "polarity" (a word negated in one, affirmed in the other: "does not believe" against
+    "believes"), "modality" (the passage is uncertain or future where the sentence's claim
+    is a plain fact or a past event), or None.
+
+    Each clause of the claim (two content words or more) is compared with the passage
+    sentences sharing most of its words (at least two, and a third of its own); when
+    several tie, a conflict needs all of them. A negation in the frame counts ("Kochinyan
+    does not believe that A"); a past tense in the frame does not ("Peskov stated that the
+    exercise starts on Monday").
+    """
+    sentence = _ANSWER_WORD.sub("", sentence)  # "No, ..." answers a question; no negation
+    claim = frame_and_claim(sentence)[1]
+    hedged = bool(_UNCERTAIN.search(claim) or _HEDGE.search(sentence) or _FUTURE.search(claim))
+    texts = [passages_text[lo:hi] for lo, hi in sentence_spans(passages_text)]
+    # A past event ("Parliament ratified ...") the passages tell as future or uncertain
+    # ("In all probability, the Rome Statute will be ratified").
+    if not hedged:
+        for m in _PAST.finditer(claim):
+            if not m.group(0).lower().endswith("ed"):
+                continue
+            key = stem(m.group(0).lower())
+            told = [bool(_FUTURE.search(clause) or _UNCERTAIN.search(clause)
+                         or _HEDGE.search(text))
+                    for text in texts for clause in _clauses(text)
+                    if any(_same_term(key, t) for t in _terms(clause))]
+            if told and all(told):  # every mention of it is future or uncertain
+                return "modality"
+    for part in _clauses(claim):
+        terms = _terms(part)
+        if len(terms) < 2:
+            continue
+        scored = [len(terms & _terms(text)) for text in texts]
+        shared = max(scored, default=0)
+        if shared < 2 or 3 * shared < len(terms):
+            continue
+        found = set()
+        for text, n in zip(texts, scored, strict=True):
+            if n != shared:
+                continue
+            said = " ".join(c for c in _clauses(text) if terms & _terms(c))
+            if _opposite(sentence if part in claim[:len(part)] else part, text):
+                found.add("polarity")
+            elif not hedged and (_UNCERTAIN.search(said) or _HEDGE.search(text)):
+                found.add("modality")
+            else:
+                found.add(None)
+        if None not in found:
+            return sorted(found)[-1]  # "polarity" before "modality"
+    return None
+
+
 def _terms(text: str) -> set[str]:
     return set(content_terms(text))
 
@@ -145,20 +343,39 @@ def passage_speakers(text: str) -> set[str]:
     return {term_key(n) for lo, hi in sentence_spans(text) for n in speakers(text[lo:hi])}
 
 
-def support(sentence: str, passages_text: str, question: str = "") -> float:
-    """How well ``passages_text`` supports ``sentence``, from 0 to 1.
+@dataclass(frozen=True)
+class Assessment:
+    """How well passages support a sentence (0 to 1), and why not, when they do not."""
 
-    0 if a number or name of the sentence is missing from the passages, or if the sentence
-    has someone speak whom the passages do not show speaking; otherwise the share of the
-    sentence's content words found in them. The question counts as given: an answer may
-    restate it ("According to Pashinyan, ..." to "What did Pashinyan say ...?") as long as
-    the passages do not show someone else speaking.
+    score: float
+    reason: str | None = None  # name, speaker, claim, polarity, modality
+
+    @property
+    def supported(self) -> bool:
+        return self.score >= SUPPORT_THRESHOLD
+
+
+
+
+def assess(sentence: str, passages_text: str, question: str = "") -> Assessment:
+    """How well ``passages_text`` supports ``sentence``.
+
+    - every number and name of the sentence must be in the passages (or the question);
+    - "X said ..." needs a passage where X speaks, not one that merely names X, unless the
+      question asked about X and the passages show nobody else speaking;
+    - the claim (the sentence without its frame: "According to X,", "X said that") must
+      be in the passages: the score is the share of the claim's content words found there
+      (or in the question, which an answer may restate), so words of the frame, which any
+      passage introducing X holds, do not count; and the passages must hold some word of
+      the claim that is not a name;
+    - the passage sentence closest to the claim must say it the same way: not negated where
+      the sentence is not (polarity), not uncertain or future where the claim is a plain
+      fact or a past event (modality).
     """
     evidence = f"{passages_text}\n{question}"
     evidence_words = word_keys(evidence)
-    if any(term_key(term) not in evidence_words for term in key_terms(sentence)):
-        return 0.0
-    # "X said ..." needs a passage where X speaks, not one that merely names X.
+    if not all(_named(term_key(term), evidence_words) for term in key_terms(sentence)):
+        return Assessment(0.0, "name")
     asked = {term_key(n) for n in key_terms(question)} if question else set()
     for name in speakers(sentence):
         if shows_speaking(name, passages_text):
@@ -166,11 +383,41 @@ def support(sentence: str, passages_text: str, question: str = "") -> float:
         others = passage_speakers(passages_text) - {term_key(name)}
         if term_key(name) in asked and not others:
             continue
-        return 0.0
-    terms = _terms(sentence)
+        return Assessment(0.0, "speaker")
+    claim = frame_and_claim(_ANSWER_WORD.sub("", sentence))[1]
+    terms = _terms(claim) or _terms(sentence)
     if not terms:
-        return 0.0
-    return len(terms & _terms(evidence)) / len(terms)
+        return Assessment(0.0, "claim")
+    score = len(terms & _terms(evidence)) / len(terms)
+    if score < SUPPORT_THRESHOLD:
+        return Assessment(score, "claim")
+    # Names and the question's words can make up the share on their own ("According to
+    # source [2], Pashinyan stated that Armenia will wake up ..." cited to a list of
+    # headlines naming Pashinyan, Armenia and Russia): the passages must hold some word of
+    # the claim that is not a name.
+    names = {term_key(t) for t in key_terms(claim)}
+    substance = {t for t in terms if t not in names}
+    if substance and not substance & _terms(passages_text):
+        return Assessment(0.0, "claim")
+    if why := conflict(sentence, passages_text):
+        return Assessment(0.0, why)
+    return Assessment(score)
+
+
+def _named(key: str, present: set[str]) -> bool:
+    """Whether a name is in ``present``, up to a demonym's ending: "Armenia" is named by
+    "Armenians", "Armenian" by "Armenia" (a shared stem of five letters or more, differing
+    by at most three)."""
+    if key in present:
+        return True
+    return len(key) >= 5 and any(
+        len(w) >= 5 and abs(len(w) - len(key)) <= 3 and (w.startswith(key) or key.startswith(w))
+        for w in present)
+
+
+def support(sentence: str, passages_text: str, question: str = "") -> float:
+    """``assess(...).score``: 0 to 1, supported from SUPPORT_THRESHOLD."""
+    return assess(sentence, passages_text, question).score
 
 
 def is_supported(sentence: str, passages: Sequence[Passage], question: str = "") -> bool:
@@ -211,14 +458,20 @@ def check(sentences: Sequence[CitedSentence], passages: Sequence[Passage],
                             f"only {k} passages were given")
         cites = tuple(n for n in s.cites if 1 <= n <= k)
         cited_text = "\n".join(passages[n - 1].chunk.text for n in cites)
-        if not cites or support(s.text, cited_text, question) < SUPPORT_THRESHOLD:
+        verdict = assess(s.text, cited_text, question) if cites else None
+        if not verdict or not verdict.supported:
+            otherwise = verdict and verdict.reason in ("polarity", "modality")
+            why = (f"says it otherwise ({verdict.reason}):" if otherwise
+                   else "does not support")
             best = _best_passage(s.text, passages, question)
             if best is None:
+                if otherwise:
+                    warnings.append(f"{_fmt(cites)} {why} “{_clip(s.text)}”")
                 cites = ()  # nothing supports it: no citation may vouch for it
             elif best not in cites:
                 if cites:
                     warnings.append(f"citation {_fmt(cites)} re-pointed to [{best}]: the cited "
-                                    f"passage does not support “{_clip(s.text)}”")
+                                    f"passage {why} “{_clip(s.text)}”")
                 cites = (best,)  # an uncited sentence gets the passage that supports it
         out.append(CitedSentence(s.text, cites))
     return Checked(tuple(out), tuple(warnings))

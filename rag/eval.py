@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .citations import SUPPORT_THRESHOLD, split_cited, support
+from .citations import SUPPORT_THRESHOLD, assess, split_cited, support
 from .errors import RagError
 from .files import atomic_write_text, atomic_writer
 from .progress import SILENT, Reporter
@@ -27,6 +27,7 @@ from .report import markdown_table
 from .text import normalize
 
 if TYPE_CHECKING:
+    from .config import Settings
     from .pipeline import Pipeline
 
 DEFAULT_GOLD = Path(__file__).parent / "gold" / "jamnews-2023-09-07-armenia-russia.jsonl"
@@ -147,16 +148,22 @@ def citation_scores(answer: str, passages: Sequence[str], question: str = "") ->
     Precision: the share of citations that are not irrelevant; a citation is irrelevant when
     it does not support its sentence alone and the others support the sentence without it.
     Markers pointing at no passage count as citations that support nothing.
+    Support is rag.citations.assess, the checker the live answers pass: the claim (not its
+    frame: "According to X,") must be in the cited passages, said the same way.
+    Contradiction: some sentence's cited passages say its claim with the other polarity
+    ("does not believe") or modality ("will probably be" for "was").
     """
     def _supported(sentence: str, texts: Sequence[str]) -> bool:
         return bool(texts) and support(sentence, "\n".join(texts), question) >= SUPPORT_THRESHOLD
 
     sentences = split_cited(answer)
-    supported_sentences = 0
+    supported_sentences = contradicted = 0
     relevant = total = 0
     for s in sentences:
         cited = [passages[n - 1] for n in s.cites if 1 <= n <= len(passages)]
-        ok = _supported(s.text, cited)
+        verdict = assess(s.text, "\n".join(cited), question) if cited else None
+        ok = bool(verdict and verdict.supported)
+        contradicted += bool(verdict and verdict.reason in ("polarity", "modality"))
         supported_sentences += ok
         for n in s.cites:
             total += 1
@@ -167,6 +174,8 @@ def citation_scores(answer: str, passages: Sequence[str], question: str = "") ->
             if alone or (ok and not _supported(s.text, others)):
                 relevant += 1
     return {"sentences": len(sentences), "supported_sentences": supported_sentences,
+            "contradicted_sentences": contradicted,
+            "contradiction": float(contradicted > 0) if sentences else None,
             "citations": total, "relevant_citations": relevant,
             "citation_recall": supported_sentences / len(sentences) if sentences else None,
             "citation_precision": relevant / total if total else None}
@@ -188,6 +197,12 @@ class QuestionResult:
     usage: dict[str, int]
     cited: list[int]
     failure: str | None = None  # why a wrong answer was wrong
+    warnings: list[str] = field(default_factory=list)  # what the answer's checks changed
+    # What the answer was judged from, so a checker change can be re-scored without the
+    # model: the model's own words and the passages it was given.
+    raw_answer: str = ""
+    standalone_question: str = ""
+    passages: list[dict[str, Any]] = field(default_factory=list)
 
 
 def score_answer(item: GoldItem, answer: dict[str, Any]) -> QuestionResult:
@@ -207,7 +222,11 @@ def score_answer(item: GoldItem, answer: dict[str, Any]) -> QuestionResult:
         answer=answer["answer"], abstained=answer["abstained"],
         answer_mode=answer.get("answer_mode", ""), scores=scores,
         timings=dict(answer["timings"]), usage=dict(answer.get("usage", {})),
-        cited=[c["n"] for c in answer["citations"]])
+        cited=[c["n"] for c in answer["citations"]], warnings=list(answer.get("warnings", [])),
+        raw_answer=answer.get("raw_answer", ""),
+        standalone_question=answer.get("standalone_question", ""),
+        passages=[{k: p[k] for k in ("n", "doc_id", "chunk_id", "title", "start", "end",
+                                     "score", "text") if k in p} for p in answer["passages"]])
     result.failure = diagnose(item, answer, scores)
     return result
 
@@ -260,6 +279,7 @@ def aggregate(results: Sequence[QuestionResult]) -> dict[str, Any]:
     # Citation scores over every non-abstained answer, as ALCE pools sentences per answer.
     agg["citation_recall"] = _mean([r.scores.get("citation_recall") for r in answered])
     agg["citation_precision"] = _mean([r.scores.get("citation_precision") for r in answered])
+    agg["contradiction_rate"] = _mean([r.scores.get("contradiction") for r in answered])
     true_abstentions = sum(1 for r in unanswerable if r.abstained)
     agg["abstention_precision"] = true_abstentions / len(abstained) if abstained else None
     agg["abstention_recall"] = (true_abstentions / len(unanswerable)) if unanswerable else None
@@ -326,7 +346,8 @@ def evaluate(settings, items: Sequence[GoldItem], configs: Sequence[Config],
             s = settings.with_overrides(**config.overrides)
         except ValueError as e:
             raise RagError(f"Configuration {config.name!r}: {e}") from e
-        key = f"{s.embedding_model}-{s.chunk_size}-{s.chunk_overlap}"
+        # One index folder per corpus, embedding model and chunking.
+        key = f"{Path(s.documents_dir).name}-{s.embedding_model}-{s.chunk_size}-{s.chunk_overlap}"
         s = s.with_overrides(index_dir=settings.index_dir / "eval" / _slug(key))
         if s.embedding_model not in embedders:
             embedders[s.embedding_model] = load_embedder(s)
@@ -349,10 +370,16 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-")[:80]
 
 
-def _settings_summary(s) -> dict[str, Any]:
+def _settings_summary(s: Settings) -> dict[str, Any]:
     keys = ("model", "embedding_model", "retrieval_mode", "context", "top_k", "chunk_size",
             "chunk_overlap", "n_ctx", "n_threads", "max_tokens", "temperature")
-    return {k: getattr(s, k) for k in keys}
+    out = {k: getattr(s, k) for k in keys}
+    out["documents"] = str(s.documents_dir)
+    # Where a fetched corpus came from (scripts/fetch-pydocs.sh writes it beside the folder).
+    source = Path(s.documents_dir).with_name(Path(s.documents_dir).name + ".source")
+    if source.is_file():
+        out["documents_source"] = source.read_text(encoding="utf-8").strip()
+    return out
 
 
 # --- reports ---------------------------------------------------------------------------------
@@ -361,7 +388,8 @@ TABLE_COLUMNS = [  # (key, header, kind)
     ("hit", "hit@k", "pct"), ("mrr", "MRR", "num"), ("evidence_recall", "ev.recall", "pct"),
     ("answer_contains", "contains", "pct"), ("exact_match", "EM", "pct"),
     ("token_f1", "F1", "pct"), ("citation_recall", "cit.recall", "pct"),
-    ("citation_precision", "cit.prec", "pct"), ("abstention_recall", "abst.recall", "pct"),
+    ("citation_precision", "cit.prec", "pct"), ("contradiction_rate", "contra.", "pct"),
+    ("abstention_recall", "abst.recall", "pct"),
     ("abstention_precision", "abst.prec", "pct"),
     ("false_abstention_rate", "false abst.", "pct"),
     ("total_ms_p50", "p50 s", "sec"), ("total_ms_p95", "p95 s", "sec"),
@@ -427,6 +455,14 @@ def _markdown_report(runs: Sequence[dict[str, Any]], gold: Path, command: str) -
             rows = [[f"{q['id']}", f"{q['question']}", f"{q['failure']}",
                      q["answer"].replace("|", "\\|").replace("\n", " ")[:160]] for q in failed]
             lines.append(markdown_table(["id", "question", "why", "answer"], rows))
+    for r in runs:
+        changes = [[q["id"], w.replace("|", "\\|").replace("\n", " ")]
+                   for q in r["questions"] for w in q.get("warnings", [])
+                   if any(k in w for k in ("re-pointed", "removed", "withheld", "supported",
+                                           "answered with a sentence", "says it otherwise"))]
+        lines += ["", f"## What the citation checks changed ({r['name']}): {len(changes)}", ""]
+        if changes:
+            lines.append(markdown_table(["id", "change"], changes))
     lines += ["", "Settings per configuration:", ""]
     for r in runs:
         lines.append(f"- **{r['name']}**: " + ", ".join(f"{k}={v}"

@@ -1,6 +1,11 @@
 import pytest
 
 from rag.citations import (
+    CitedSentence,
+    assess,
+    check,
+    conflict,
+    frame_and_claim,
     ground,
     is_bare,
     marker_numbers,
@@ -118,3 +123,126 @@ def test_inverted_attribution():
 def test_marker_after_closing_quote_is_not_doubled():
     s = split_cited('He said it is "on the verge of rudeness [2]." [2]')
     assert [x.cites for x in s] == [(2,)]
+
+
+# --- frame and claim, polarity, modality: sentences of the article, as the index chunks it ----
+
+SIMONYAN = _p("On the same day, Armenian Parliament Speaker Alen Simonyan said:\n\n“In all "
+              "probability, the Rome Statute will be ratified. We will discuss, understand what "
+              "benefits there are, and there are many, since war crimes have been and are being "
+              "committed against our country. We need it, our country needs it”.", 2929)
+PESKOV_CURTAIL = _p("He only mentioned that the situation has changed: “But this does not mean "
+                    "that Russia is going to curtail its activities in any way.", 7016)
+KOCHINYAN_INTRO = _p("Political analyst Areg Kochinyan\xa0does not believe that Armenia is "
+                     "changing course and the statements voiced are anti-Russian rhetoric:", 9651)
+HYSTERIA = _p("Today the lives of 120 thousand Armenians of Artsakh are actually in danger – "
+              "because of the blockade and hunger,” he told JAMnews.\n\nIn recent days, the "
+              "political analyst notes numerous publications in the Russian media, “stirring up "
+              "hysteria”.", 9800)
+
+
+@pytest.mark.parametrize(("sentence", "frame", "claim"), [
+    ("According to political analyst Areg Kochinyan, the Russian media is stirring up "
+     "hysteria.", "According to political analyst Areg Kochinyan,",
+     "the Russian media is stirring up hysteria."),
+    ("Peskov said that Russia cannot leave Armenia.", "Peskov said that",
+     "Russia cannot leave Armenia."),
+    ("Kochinyan does not believe that Armenia is changing course.",
+     "Kochinyan does not believe that", "Armenia is changing course."),
+    ("Russia cannot leave Armenia, Peskov said.", ", Peskov said.", "Russia cannot leave Armenia"),
+    ("The article states that the exercise starts on September 11.", "The article states that",
+     "the exercise starts on September 11."),
+    ("The exercise starts on September 11.", "", "The exercise starts on September 11."),
+])
+def test_frame_and_claim(sentence, frame, claim):
+    assert frame_and_claim(sentence) == (frame, claim)
+
+
+def test_attribution_padding_does_not_count_as_support():
+    q = "What does Kochinyan say about the Russian media?"
+    padded = ("According to political analyst Areg Kochinyan, the Russian media is stirring up "
+              "hysteria.")
+    # The frame's words (analyst, Areg, Kochinyan) are all in the passage; the claim is not.
+    a = assess(padded, KOCHINYAN_INTRO.chunk.text, q)
+    assert not a.supported and a.reason == "claim"
+    # The same claim, cited to the passage that makes it, is supported.
+    right = "Kochinyan said the Russian media were stirring up hysteria."
+    assert assess(right, HYSTERIA.chunk.text, q).supported
+    assert assess("The political analyst said the Russian media were stirring up hysteria.",
+                  HYSTERIA.chunk.text).supported
+
+
+def test_right_speaker_wrong_passage_is_repointed_or_removed():
+    q = "What did Peskov say?"
+    s = CitedSentence("According to Peskov, the changed situation does not mean that Russia is "
+                      "going to curtail its activities in any way.", (1,))
+    # [1] is Peskov's other statement; [2] holds this one: re-pointed.
+    checked = check([s], [PESKOV, PESKOV_CURTAIL], q)
+    assert checked.sentences[0].cites == (2,)
+    assert any("re-pointed to [2]" in w for w in checked.warnings)
+    # Without the passage that holds it, no citation vouches for it, speaker or not.
+    assert check([s], [PESKOV, EXERCISE], q).sentences[0].cites == ()
+    # Peskov's own statement, cited right, stays.
+    ok = CitedSentence("Peskov said Russia cannot leave Armenia.", (1,))
+    assert check([ok], [PESKOV, PESKOV_CURTAIL], q).sentences[0].cites == (1,)
+
+
+def test_a_future_or_uncertain_passage_does_not_support_a_past_fact():
+    text = SIMONYAN.chunk.text
+    past = "The Armenian Parliament ratified the Rome Statute on the same day."
+    a = assess(past, text)
+    assert not a.supported and a.reason == "modality"
+    assert assess("The Rome Statute was ratified.", text).reason == "modality"
+    # Said as the passage says it, it is supported.
+    for kept in ("Alen Simonyan said that, in all probability, the Rome Statute will be ratified.",
+                 "Simonyan said the Rome Statute will probably be ratified."):
+        assert assess(kept, text).supported, kept
+    # A scheduled event in the present tense is no change of modality.
+    assert assess("The joint exercise Eagle partner 2023 starts in Armenia on September 11.",
+                  EXERCISE.chunk.text).supported
+
+
+def test_a_claim_of_the_opposite_polarity_is_not_supported():
+    text = KOCHINYAN_INTRO.chunk.text
+    assert assess("Yes, Kochinyan believes that Armenia is changing course.", text).reason \
+        == "polarity"
+    assert assess("Kochinyan does not believe that Armenia is changing course.", text).supported
+    assert assess("No, Kochinyan does not believe that Armenia is changing course.",
+                  text).supported
+    # A negation elsewhere in the passage's sentence is not the claim's.
+    assert assess("Russia is an integral part of the region.", PESKOV.chunk.text).supported
+    assert conflict("Russia can leave Armenia.", PESKOV.chunk.text) == "polarity"
+
+
+def test_a_passage_holding_only_the_names_supports_nothing():
+    q = "What did Pashinyan say Armenians will one day wake up and see?"
+    said = "Pashinyan stated that Armenia will wake up one day to find that Russia is not there."
+    headlines = _p("• Pashinyan on Armenia’s problems and a “crisis of international law and "
+                   "order”\n  • “Russia was a guarantor of Armenia’s security, but it has become "
+                   "a threat.” Opinion", 40)
+    quote = _p("One day we will just wake up and see that Russia is not here.”", 6590)
+    assert not assess(said, headlines.chunk.text, q).supported
+    assert assess(said, quote.chunk.text, q).supported
+    checked = check([CitedSentence(said, (1,))], [headlines, quote], q)
+    assert checked.sentences[0].cites == (2,)
+
+
+@pytest.mark.parametrize(("sentence", "passage"), [
+    # A negated negative is no negation.
+    ("Anna Hakobyan brought a humanitarian cargo to Ukraine.",
+     "Anna Hakobyan was one of the speakers of the summit. The fact that she arrived in "
+     "Ukraine with a humanitarian cargo did not go unnoticed."),
+    # "in no way directed" negates "directed", as "not directed" does.
+    ("The ratification is not directed against Russia.",
+     "Arshakyan said that the ratification “is in no way directed against Russia”."),
+    # "X does not believe that A is B" and "according to X, A is not B" say the same.
+    ("According to Kochinyan, Armenia is not changing course.",
+     "Political analyst Areg Kochinyan does not believe that Armenia is changing course."),
+    # A future clause elsewhere in the sentence is not the claim's tense.
+    ("Moscow had already requested clarifications regarding the ratification.",
+     "Zakharova announced that Moscow has already requested clarifications regarding the "
+     "ratification: “We will decide on our further steps based on the response”."),
+])
+def test_said_the_same_way_in_other_words(sentence, passage):
+    assert conflict(sentence, passage) is None
+    assert assess(sentence, passage).supported
