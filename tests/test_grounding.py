@@ -2,18 +2,9 @@
 
 from rag.citations import CitedSentence
 from rag.grounding import before_generation, judge, needs_retry
-from rag.types import Chunk, Passage
 
+from .test_citations import EXERCISE, PESKOV
 
-def _p(text: str, start: int = 0) -> Passage:
-    return Passage(Chunk("d", f"d#{start}", start, start + len(text), text), "Title", 0.5)
-
-
-PESKOV = _p("Russian presidential spokesman Dmitry Peskov responded to this statement: "
-            "“Russia is an absolutely integral part of this region, so it cannot go anywhere. "
-            "Russia cannot leave Armenia.”", 100)
-EXERCISE = _p("On September 11, the joint Armenian-American military exercise “Eagle partner "
-              "2023” will start in Armenia. They will last for 10 days.", 500)
 PASSAGES = (PESKOV, EXERCISE)
 Q = "What did Peskov say?"
 
