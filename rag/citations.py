@@ -193,12 +193,12 @@ def frame_and_claim(sentence: str) -> tuple[str, str]:
 # for "A was ratified". The claim is compared with the passage sentence that shares most
 # of its words.
 
-_NEGATION = frozenset("not no never none nobody nothing neither nor cannot without "
+_NEGATION = frozenset("not no never none nobody nothing neither nor cannot "
                       "deny denies denied reject rejects rejected refuse refuses refused".split())
 _UNCERTAIN = re.compile(
     r"\b(?:may|might|could|would|probably|possibly|perhaps|likely|unlikely|probability|"
     r"presumably|reportedly|allegedly|supposedly|expected to|plans? to|planned|planning|"
-    r"intends? to|intended|proposed?|proposal|considering|aims? to|hopes? to|if)\b",
+    r"intends? to|intended|proposed?|proposal|considering|aims? to|hopes? to)\b",
     re.IGNORECASE)
 _FUTURE = re.compile(r"\b(?:will|shall|going to|(?:is|are) to|(?:is|are) due to|"
                      r"(?:is|are) scheduled to|soon)\b", re.IGNORECASE)
