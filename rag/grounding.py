@@ -117,8 +117,9 @@ def judge(question: str, asked: str, passages: Sequence[Passage], raw: str,
 
 
 def _revision(written: Sequence[CitedSentence], final: Sequence[CitedSentence]) -> Revision:
-    """"none": the same sentences citing the same passages; "cited": the same sentences,
-    all citing one passage set the model did not write; "rewritten": anything else."""
+    """What the checks changed since the model wrote it: "none" (the same sentences citing
+    the same passages), "cited" (the same sentences, all citing one passage set the model
+    did not write) or "rewritten" (anything else)."""
     if list(written) == list(final):
         return "none"
     if [s.text for s in written] == [s.text for s in final] and len({s.cites for s in final}) == 1:
