@@ -254,8 +254,8 @@ def _polarity(text: str) -> tuple[set[str], set[str]]:
 
 
 def _same_term(a: str, b: str) -> bool:
-    """Two stems of one word ("believ", "believe"): equal, or one a 5-letter-plus prefix of
-    the other, at most two letters apart."""
+    """Two stems of one word ("believ" and "believe", "armenia" and "armenian"): equal, or
+    one a 5-letter-plus prefix of the other, at most two letters apart."""
     return a == b or (min(len(a), len(b)) >= 5 and abs(len(a) - len(b)) <= 2
                       and (a.startswith(b) or b.startswith(a)))
 
@@ -406,13 +406,8 @@ def assess(sentence: str, passages_text: str, question: str = "") -> Assessment:
 
 def _named(key: str, present: set[str]) -> bool:
     """Whether a name is in ``present``, up to a demonym's ending: "Armenia" is named by
-    "Armenians", "Armenian" by "Armenia" (a shared stem of five letters or more, differing
-    by at most three)."""
-    if key in present:
-        return True
-    return len(key) >= 5 and any(
-        len(w) >= 5 and abs(len(w) - len(key)) <= 3 and (w.startswith(key) or key.startswith(w))
-        for w in present)
+    "Armenians", "Armenian" by "Armenia" (see _same_term)."""
+    return key in present or any(_same_term(key, w) for w in present)
 
 
 def support(sentence: str, passages_text: str, question: str = "") -> float:
