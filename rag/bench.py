@@ -450,7 +450,7 @@ def bench_indexing(settings: Settings, plan: Plan, say: Say) -> Table:
             (docs / f"copy-{i:03d}.txt").write_text(_distinct_copy(text, i, source.name))
         s = settings.with_overrides(documents_dir=docs, index_dir=work / "index")
         embedder = load_embedder(s)
-        texts = [c.text for src in scan(docs)[0]
+        texts = [c.search_text for src in scan(docs)[0]
                  for c in chunk_document(load(src, s.max_document_chars), s.chunk_size,
                                          s.chunk_overlap)]
         say(f"  {len(texts)} chunks from {plan.index_docs} documents")
@@ -829,7 +829,7 @@ def bench_corpus(settings: Settings, plan: Plan, say: Say, corpus: Path) -> Tabl
             raise RuntimeError("rag index failed:\n" + "\n".join(output[-20:]))
         peak_mb = usage.ru_maxrss / 1024  # KiB on Linux
         index = Index.load(work / "index")
-        texts = [c.text for c in index.chunks]
+        texts = [c.search_text for c in index.chunks]
         chars = sum(len(d.text) for d in index.documents.values())
         summary = next((ln for ln in output if ln.startswith("Documents:")), "")
         say(f"  bare encode of the same {len(texts)} chunks")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from .types import Chunk, Document
 
@@ -61,26 +62,33 @@ def chunk_document(doc: Document, size: int, overlap: int) -> list[Chunk]:
     """Pack whole sentences into chunks of at most ``size`` characters.
 
     Consecutive chunks share trailing sentences of up to ``overlap`` characters. A chunk
-    never starts mid-sentence unless one sentence alone is longer than ``size``.
+    never starts mid-sentence unless one sentence alone is longer than ``size``. A heading
+    (or an API signature) starts a new chunk, without overlap, once the chunk holds a
+    quarter of ``size``: a chunk is then about one thing, and its heading path says which.
     """
     if overlap >= size:
         raise ValueError(f"chunk overlap ({overlap}) must be smaller than chunk size ({size})")
     units: list[tuple[int, int]] = []
     for lo, hi in sentence_spans(doc.text):
         units.extend(_split_long(doc.text, lo, hi, size) if hi - lo > size else [(lo, hi)])
+    starts = {at for at, _, _ in doc.headings}
 
     chunks: list[Chunk] = []
     i = 0
+    path = _HeadingPath(doc.headings)
     while i < len(units):
         j = i + 1
-        while j < len(units) and units[j][1] - units[i][0] <= size:
+        while (j < len(units) and units[j][1] - units[i][0] <= size
+               and not (units[j][0] in starts and units[j][0] - units[i][0] >= size // 4)):
             j += 1
         start, end = units[i][0], units[j - 1][1]
-        chunks.append(
-            Chunk(doc.doc_id, f"{doc.doc_id}#{len(chunks)}", start, end, doc.text[start:end])
-        )
+        chunks.append(Chunk(doc.doc_id, f"{doc.doc_id}#{len(chunks)}", start, end,
+                            doc.text[start:end], path.at(start)))
         if j >= len(units):
             break
+        if units[j][0] in starts:
+            i = j
+            continue
         # Step back over whole sentences that fit in the overlap, but always move forward.
         k = j
         while k - 1 > i and units[j - 1][1] - units[k - 1][0] <= overlap:
@@ -88,3 +96,29 @@ def chunk_document(doc: Document, size: int, overlap: int) -> list[Chunk]:
         i = k
     return chunks
 
+
+HEADING_MAX_CHARS = 200
+
+
+class _HeadingPath:
+    """The headings in force at an offset, outermost first: "Title › Section › f()".
+
+    A heading holds until the next one of its level or above; a <dt> term (level 7) until
+    the next heading of any level. Offsets are asked in increasing order.
+    """
+
+    def __init__(self, headings: Sequence[tuple[int, int, str]]) -> None:
+        self.headings = sorted(headings)
+        self.next = 0
+        self.open: list[tuple[int, int, str]] = []  # (offset, level, text), levels increasing
+
+    def at(self, offset: int) -> str:
+        """The path at ``offset``; a heading that starts there is in the text, not the path."""
+        while self.next < len(self.headings) and self.headings[self.next][0] <= offset:
+            at, level, text = self.headings[self.next]
+            while self.open and self.open[-1][1] >= level:
+                self.open.pop()
+            self.open.append((at, level, " ".join(text.split())))
+            self.next += 1
+        path = " › ".join(text for at, _, text in self.open if at != offset)
+        return path if len(path) <= HEADING_MAX_CHARS else "…" + path[-HEADING_MAX_CHARS:]

@@ -42,10 +42,11 @@ class Corpus:
 
     @property
     def lexical(self) -> LexicalIndex:
-        """BM25 over the chunk texts."""
+        """BM25 over the chunks' heading paths and texts."""
         from .retrieval import LexicalIndex
 
-        return self._once("lexical", lambda: LexicalIndex([c.text for c in self.index.chunks]))
+        return self._once("lexical",
+                          lambda: LexicalIndex([c.search_text for c in self.index.chunks]))
 
     @property
     def words(self) -> set[str]:

@@ -97,6 +97,7 @@ def load(source: SourceFile, max_chars: int = 5_000_000) -> Document:
     """Parse one file into a Document. Raises ValueError with a reason if it has no text,
     or more than ``max_chars`` characters of it (checked as it is extracted)."""
     kind = SUPPORTED_SUFFIXES[source.path.suffix.lower()]
+    html_headings: list[tuple[int, str]] = []
     if kind == "pdf":
         text, title = _pdf_text(source.path, max_chars)
     else:
@@ -105,7 +106,7 @@ def load(source: SourceFile, max_chars: int = 5_000_000) -> Document:
             raise _too_large(max_chars)
         raw = _decode(source.path.read_bytes())
         if kind == "html":
-            text, title = _html_text(raw)
+            text, title, html_headings = _html_text(raw)
         else:
             text, title = raw, None
     if len(text) > max_chars:
@@ -114,6 +115,8 @@ def load(source: SourceFile, max_chars: int = 5_000_000) -> Document:
     text, metadata = clean_text(text)
     if not text.strip():
         raise ValueError("no text in it")
+    headings = (_locate(text, html_headings) if kind == "html"
+                else _markdown_headings(text) if kind == "markdown" else ())
     if not title:
         title = _markdown_title(text) if kind == "markdown" else None
     title = title or _first_line(text) or source.path.stem
@@ -124,6 +127,7 @@ def load(source: SourceFile, max_chars: int = 5_000_000) -> Document:
         text=text,
         sha256=source.sha256,
         metadata={"format": kind, **metadata},
+        headings=headings,
     )
 
 
@@ -195,16 +199,25 @@ _BLOCKS = frozenset("""address article aside blockquote body caption dd details 
     dt fieldset figcaption figure footer form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre
     section summary table tbody tfoot thead tr ul""".split())
 _CELLS = frozenset({"td", "th"})
-# Never text: code, media, forms, and the page's chrome (navigation, sidebars, footers).
+# Blocks that name what follows them; a <dt> (a term, or an API signature) ranks below h6.
+_HEADING_LEVELS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6, "dt": 7}
+# Never text: code, media, forms, and the page's chrome (navigation, footers). An <aside>
+# is chrome outside the page's marked main content, and content inside it (a footnote).
 _DROP_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "iframe", "canvas",
-                        "nav", "aside", "footer", "button", "select", "input", "textarea",
+                        "nav", "footer", "button", "select", "input", "textarea",
                         "form", "dialog", "head", "title"})
 _DROP_ROLES = {"navigation", "search", "banner", "contentinfo", "complementary", "menu",
                "menubar", "toolbar", "dialog"}
-_CHROME = re.compile(r"(?:^|[\s_-])(?:sidebar|sphinxsidebar|sidebarwrapper|navbar|nav|navigation"
-                     r"|menu|breadcrumbs?|related|footer|toc|skip-link|mobile-nav|cookie|"
-                     r"version_switcher|language_switcher|headerlink|share|social)(?:$|[\s_-])",
-                     re.IGNORECASE)
+# Class names of page furniture: a whole class token ("related", "sphinxsidebar") or its
+# first part ("nav-links", "cookie_banner"). An id is chrome only when it is one of these
+# words: ids of sections are slugs of their headings ("cookie-objects", "menus").
+_CHROME_WORDS = frozenset("""sidebar sphinxsidebar sidebarwrapper navbar nav navigation menu
+    breadcrumb breadcrumbs related footer toc skip-link mobile-nav cookie version_switcher
+    language_switcher headerlink share social""".split())
+# Inline elements carry text inside a sentence: their classes ("toc-backref" on a heading's
+# link) never make them chrome.
+_INLINE = frozenset("""a abbr b bdi bdo cite code data dfn em i kbd mark q s samp small span
+    strong sub sup time u var""".split())
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 _PERMALINK_TEXT = {"¶", "#", "§", "🔗", "link"}
 
@@ -220,7 +233,11 @@ def _is_chrome(el: HtmlElement) -> bool:
         return True
     if attrs.get("role", "").lower() in _DROP_ROLES:
         return True
-    if _CHROME.search(attrs.get("class", "")) or _CHROME.search(attrs.get("id", "")):
+    if attrs.get("id", "").lower() in _CHROME_WORDS:
+        return True
+    if el.tag not in _INLINE and any(
+            token in _CHROME_WORDS or re.split(r"[-_]", token, maxsplit=1)[0] in _CHROME_WORDS
+            for token in attrs.get("class", "").lower().split()):
         return True
     if el.tag == "a" and el.text_content().strip() in _PERMALINK_TEXT:
         return attrs.get("href", "").startswith("#")
@@ -234,6 +251,8 @@ class _Text:
         self.paragraphs: list[str] = []
         self.parts: list[str] = []
         self.pre = False  # the current paragraph is preformatted: keep its indentation
+        self.headings: list[tuple[int, str]] = []  # (level, text) of h1-h6 and <dt> blocks
+        self.in_main = False  # reading the page's marked main content: an <aside> is content
 
     def add(self, text: str, pre: bool) -> None:
         self.pre = self.pre or pre
@@ -260,7 +279,8 @@ def _walk(el: HtmlElement, out: _Text, pre: bool = False, cell: bool = False) ->
         out.add(el.text, pre)
     for child in el:
         name = child.tag if isinstance(child.tag, str) else None  # None: a comment or PI
-        if name is None or name in _DROP_TAGS or _is_chrome(child):
+        if (name is None or name in _DROP_TAGS or _is_chrome(child)
+                or (name == "aside" and not out.in_main)):
             pass
         elif name == "br":
             out.newline()
@@ -277,8 +297,12 @@ def _walk(el: HtmlElement, out: _Text, pre: bool = False, cell: bool = False) ->
                 out.add(" ", False)
             else:
                 out.end_block()
+                before = len(out.paragraphs)
                 _walk(child, out, name == "pre")
                 out.end_block()
+                level = _HEADING_LEVELS.get(name)
+                if level and len(out.paragraphs) == before + 1:
+                    out.headings.append((level, out.paragraphs[-1]))
         else:
             _walk(child, out, pre, cell)
         if child.tail:  # the text after a child belongs to this element, dropped or not
@@ -288,8 +312,9 @@ def _walk(el: HtmlElement, out: _Text, pre: bool = False, cell: bool = False) ->
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
-def _html_text(raw: str) -> tuple[str, str | None]:
-    """The text of an HTML page as a reader sees it, and its title.
+def _html_text(raw: str) -> tuple[str, str | None, list[tuple[int, str]]]:
+    """The text of an HTML page as a reader sees it, its title and its headings
+    ((level, text), in order).
 
     Hidden elements, navigation, sidebars, footers, forms and permalink signs are left
     out; when the page marks its main content (<main> or role="main"), only that is
@@ -301,7 +326,7 @@ def _html_text(raw: str) -> tuple[str, str | None]:
     try:
         root = lxml.html.document_fromstring(_XML_DECLARATION.sub("", raw, count=1))
     except ParserError:  # "Document is empty"
-        return "", None
+        return "", None, []
     found = root.find(".//title")
     title = " ".join(found.text_content().split()) if found is not None else None
     main = next((m for m in root.iterfind(".//main") if m.text_content().strip()), None)
@@ -313,9 +338,10 @@ def _html_text(raw: str) -> tuple[str, str | None]:
     if not title and (h1 := body.find(".//h1")) is not None:
         title = " ".join(h1.text_content().split())
     out = _Text()
+    out.in_main = main is not None
     _walk(body, out)
     out.end_block()
-    return "\n\n".join(out.paragraphs), title or None
+    return "\n\n".join(out.paragraphs), title or None, out.headings
 
 
 def _pdf_text(path: Path, max_chars: int) -> tuple[str, str | None]:
@@ -342,6 +368,25 @@ def _pdf_text(path: Path, max_chars: int) -> tuple[str, str | None]:
     if not text:
         raise ValueError("PDF has no text layer (scanned image?)")
     return text, str(title) if title else None
+
+
+def _locate(text: str, headings: list[tuple[int, str]]) -> tuple[tuple[int, int, str], ...]:
+    """Offsets in the final text of the headings the HTML walk saw, in order (cleaning
+    only drops whole lines at the ends, so each is found by a forward search)."""
+    out, pos = [], 0
+    for level, heading in headings:
+        at = text.find(heading, pos)
+        if at >= 0:
+            out.append((at, level, heading))
+            pos = at + len(heading)
+    return tuple(out)
+
+
+_MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
+
+
+def _markdown_headings(text: str) -> tuple[tuple[int, int, str], ...]:
+    return tuple((m.start(), len(m.group(1)), m.group(2)) for m in _MD_HEADING.finditer(text))
 
 
 def _markdown_title(text: str) -> str | None:

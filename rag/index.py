@@ -38,7 +38,7 @@ from .vectors import build as build_vectors
 from .vectors import choose_kind
 from .version import __version__
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: chunks carry their heading path, embedded with the text
 CURRENT = "CURRENT"
 
 
@@ -121,7 +121,8 @@ class Index:
             gen = folder / pointer.read_text().strip()
             manifest = Manifest(**json.loads((gen / "manifest.json").read_text()))
             docs_raw = json.loads((gen / "documents.json").read_text())
-            documents = {k: Document(**v) for k, v in docs_raw.items()}
+            documents = {k: Document(**{**v, "headings": tuple(map(tuple, v.get("headings", ())))})
+                         for k, v in docs_raw.items()}
             with (gen / "chunks.jsonl").open() as f:
                 chunks = [Chunk(**json.loads(line)) for line in f]
             vectors = faiss.read_index(str(gen / "vectors.faiss"))
@@ -383,7 +384,7 @@ def _update_index(settings, embedder, reporter: Reporter,
     if new_chunks:
         # A text that repeats (boilerplate on many pages) is embedded once.
         unique: dict[str, int] = {}
-        rows = [unique.setdefault(c.text, len(unique)) for c in new_chunks]
+        rows = [unique.setdefault(c.search_text, len(unique)) for c in new_chunks]
         with reporter.task("Embedding chunks", len(unique)) as task:
             vectors_unique = embedder.embed(list(unique), settings.embed_batch_size,
                                             progress=task.advance)

@@ -23,6 +23,9 @@ class Document:
     text: str
     sha256: str
     metadata: dict[str, str] = field(default_factory=dict)
+    # The document's headings as (offset in text, level, heading): h1..h6 are levels 1-6,
+    # a definition-list term (an API signature in reference docs) is level 7.
+    headings: tuple[tuple[int, int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,14 @@ class Chunk:
     start: int
     end: int
     text: str
+    # The headings the chunk sits under ("os — … › os.cpu_count()"): retrieval reads them
+    # with the text (a paragraph seldom names its own subject); citations never include them.
+    heading: str = ""
+
+    @property
+    def search_text(self) -> str:
+        """What retrieval embeds and matches: the heading path, then the text."""
+        return f"{self.heading}\n{self.text}" if self.heading else self.text
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from rag.errors import IndexCorruptError, IndexNotFoundError, NoDocumentsError
-from rag.index import CURRENT, Index, update_index
+from rag.index import CURRENT, FORMAT_VERSION, Index, update_index
 
 from .conftest import ROOT, HashEmbedder
 
@@ -22,7 +22,7 @@ def test_build_writes_manifest_and_loads(settings, embedder):
     assert m["embedding_model"] == "hash-embedder" and m["dimension"] == 64
     assert (m["chunk_size"], m["chunk_overlap"]) == (400, 80)
     assert m["n_chunks"] == len(index)
-    assert m["package_version"] and m["format_version"] == 1
+    assert m["package_version"] and m["format_version"] == FORMAT_VERSION
     assert list(m["documents"].values())[0] == index.documents[
         "jamnews-2023-09-07-armenia-russia.txt"].sha256
     for c in loaded.chunks:
