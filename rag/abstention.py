@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .citations import speakers, strip_markers
+from .citations import speakers
 from .text import key_terms, term_key, word_keys
 from .types import Passage
 
@@ -59,17 +59,6 @@ def check_evidence(question: str, passages: Sequence[Passage], corpus_words: set
         return EvidenceCheck(True, missing)
     silent = tuple(sorted(n for n in speakers(question) if not speaks(n)))
     return EvidenceCheck(bool(silent), silent=silent)
-
-
-_HOW_MANY = re.compile(r"^\s*(?:and\s+)?how\s+(?:many|much)\b", re.IGNORECASE)
-_NUMBER = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
-    r"forty|fifty|hundred|thousand|million|billion|once|twice|dozen|half)\b", re.IGNORECASE)
-
-
-def lacks_expected_number(question: str, answer: str) -> bool:
-    """A "how many / how much" question answered without any number."""
-    return bool(_HOW_MANY.match(question)) and not _NUMBER.search(strip_markers(answer))
 
 
 def model_abstained(answer: str) -> bool:

@@ -374,7 +374,7 @@ def assess(sentence: str, passages_text: str, question: str = "") -> Assessment:
     """
     evidence = f"{passages_text}\n{question}"
     evidence_words = word_keys(evidence)
-    if not all(_named(term_key(term), evidence_words) for term in key_terms(sentence)):
+    if not all(named(term_key(term), evidence_words) for term in key_terms(sentence)):
         return Assessment(0.0, "name")
     asked = {term_key(n) for n in key_terms(question)} if question else set()
     for name in speakers(sentence):
@@ -404,7 +404,7 @@ def assess(sentence: str, passages_text: str, question: str = "") -> Assessment:
     return Assessment(score)
 
 
-def _named(key: str, present: set[str]) -> bool:
+def named(key: str, present: set[str]) -> bool:
     """Whether a name is in ``present``, up to a demonym's ending: "Armenia" is named by
     "Armenians", "Armenian" by "Armenia" (see _same_term)."""
     return key in present or any(_same_term(key, w) for w in present)
@@ -527,24 +527,6 @@ def supporting_span(passage: Passage, claims: Sequence[str]) -> tuple[int, int]:
         picked.append(max(spans, key=lambda sp: (len(_terms(chunk.text[sp[0]:sp[1]]) & terms),
                                                  -sp[0])))
     return chunk.start + min(lo for lo, _ in picked), chunk.start + max(hi for _, hi in picked)
-
-
-def closest_sentence(claim: str, passages: Sequence[Passage]) -> tuple[int, str, float] | None:
-    """The passage sentence sharing most content words with ``claim``: (n, sentence, share).
-
-    ``share`` is the fraction of the claim's content words the sentence contains.
-    """
-    terms = _terms(claim)
-    if not terms:
-        return None
-    best: tuple[int, str, float] | None = None
-    for n, p in enumerate(passages, start=1):
-        text = p.chunk.text
-        for lo, hi in sentence_spans(text):
-            share = len(terms & _terms(text[lo:hi])) / len(terms)
-            if best is None or share > best[2]:
-                best = (n, text[lo:hi], share)
-    return best
 
 
 def _citation(n: int, passage: Passage, claims: Sequence[str]) -> Citation:

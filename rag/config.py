@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 IndexType = Literal["auto", "flat", "ivf", "hnsw"]
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
 ContextMode = Literal["sentences", "chunks"]
+OnRefusal = Literal["ask_again", "quote", "off"]
 
 
 def _default_cache_dir() -> Path:
@@ -68,6 +69,12 @@ class Settings(BaseSettings):
         "sentences",
         description="What the model reads of each passage: the sentences that match the "
         "question (sentences) or the whole chunk (chunks).",
+    )
+    on_refusal: OnRefusal = Field(
+        "ask_again",
+        description="When the model says the documents do not say although a passage holds "
+        "the question's terms (and a value of the type it asks for): ask the model again with "
+        "that passage alone (ask_again), quote its best sentence (quote), or accept (off).",
     )
     rrf_k: int = Field(60, ge=1, le=1000, description="Reciprocal-rank-fusion constant.")
     model: str = Field(

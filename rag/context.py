@@ -8,30 +8,43 @@ passage, the run of sentences from the first to the last one sharing a content w
 the question, and drops a
 passage whose kept text an earlier passage already holds (overlapping chunks). A passage
 with no such sentence is kept whole: dense retrieval found it for a reason the word
-match cannot see. Three discourse rules keep a sentence readable on its own: a first
-sentence that opens with "This", "He", "It"... keeps the sentence before it; a
-quotation that starts in the kept text is kept to its end; a sentence ending in a colon
-keeps what it introduces. The kept text is still one exact span of the document, so
-citations keep pointing at exact characters.
+match cannot see.
+
+Discourse rules keep the kept text readable on its own, and they work on the document,
+not the chunk, so neither this cut nor the chunker's cut loses who is speaking:
+
+- a first sentence that opens with "This", "He", "It"... keeps the sentence before it;
+- a quotation is one unit: kept text that starts inside a quotation starts where it opens,
+  and a quotation open at the end of the kept text is kept to its close;
+- the attribution of a quotation stays with it: the "X said:" sentence that introduces it,
+  and, when only a pronoun names the speaker ("…,” he told JAMnews."), the sentence before;
+- a sentence ending in a colon keeps what it introduces.
+
+The rules reach at most about MAX_REACH characters beyond the chunk (to a line's start). The kept text is still one
+exact span of the document, so citations keep pointing at exact characters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import get_args
 
 from .chunking import sentence_spans
 from .config import ContextMode
 from .text import content_terms, word_keys
-from .types import Passage
+from .types import Document, Passage
 
 MODES = get_args(ContextMode)
 SENTENCES_AFTER = 0  # 1 kept no more gold evidence, at 13% more context
+MAX_REACH = 600  # characters a discourse rule may add beyond the chunk, each side
 
 
-def select(question: str, passages: Sequence[Passage], mode: str = "sentences") -> list[Passage]:
-    """The passages to put in the prompt, in rank order."""
+def select(question: str, passages: Sequence[Passage], mode: str = "sentences",
+           documents: Mapping[str, Document] | None = None) -> list[Passage]:
+    """The passages to put in the prompt, in rank order. ``documents`` (doc_id -> Document)
+    lets the discourse rules reach beyond a chunk; without it they stop at its edges."""
     if mode == "chunks":
         return list(passages)
     if mode != "sentences":
@@ -39,7 +52,8 @@ def select(question: str, passages: Sequence[Passage], mode: str = "sentences") 
     terms = set(content_terms(question))
     out: list[Passage] = []
     for p in passages:
-        trimmed = _trim(p, terms)
+        doc = documents.get(p.chunk.doc_id) if documents else None
+        trimmed = _trim(p, terms, doc.text if doc else None)
         c = trimmed.chunk
         if any(o.chunk.doc_id == c.doc_id and o.chunk.start <= c.start and c.end <= o.chunk.end
                for o in out):
@@ -50,6 +64,13 @@ def select(question: str, passages: Sequence[Passage], mode: str = "sentences") 
 
 _BACK_REFERENCES = frozenset(
     "this that these those it its he she his her they their them such there here both".split())
+_SPEECH = (r"(?:said|says|stated|states|told|tells|added|adds|noted|notes|explained|explains|"
+           r"stressed|wrote|writes|declared|announced|replied|responded|continued|concluded|"
+           r"asked|believes|thinks|recalled|insisted|argued|claimed)")
+# The pronoun attribution of a quotation: "…,” he told JAMnews." / "“…,” said she."
+_PRONOUN_ATTRIBUTION = re.compile(rf"[”\"]\s*,?\s*(?:(?:he|she|they)\s+{_SPEECH}|{_SPEECH}\s+"
+                                  r"(?:he|she|they))\b", re.IGNORECASE)
+_OPENING = "“«\""
 
 
 def _refers_back(sentence: str) -> bool:
@@ -62,24 +83,66 @@ def _open_quote(text: str) -> bool:
     return text.count("“") > text.count("”") or text.count('"') % 2 == 1
 
 
-def _trim(p: Passage, terms: set[str]) -> Passage:
+def _trim(p: Passage, terms: set[str], doc_text: str | None = None) -> Passage:
     c = p.chunk
-    spans = sentence_spans(c.text)
-    hits = [i for i, (lo, hi) in enumerate(spans) if word_keys(c.text[lo:hi]) & terms]
+    if doc_text is None or doc_text[c.start : c.end] != c.text:
+        text, base = c.text, 0  # the chunk alone: the rules stop at its edges
+        window = (0, len(c.text))
+    else:
+        text, base = doc_text, c.start
+        window = _line_aligned(doc_text, max(0, c.start - MAX_REACH),
+                               min(len(doc_text), c.end + MAX_REACH))
+    spans = sentence_spans(text, *window)
+    inside = [i for i, (lo, hi) in enumerate(spans)
+              if base <= lo and hi <= base + len(c.text)]
+    hits = [i for i in inside if word_keys(text[spans[i][0] : spans[i][1]]) & terms]
     if not hits:
         return p
-    first, last = hits[0], min(len(spans) - 1, hits[-1] + SENTENCES_AFTER)
-    # "This is the only road ..." needs the sentence that says what "this" is.
-    while first > 0 and _refers_back(c.text[spans[first][0] : spans[first][1]]):
-        first -= 1
-    lo = spans[first][0]
-    # A quotation is one unit: "Peskov said: “A. B. C.”" keeps B and C with A, and a
-    # sentence ending in a colon keeps what it introduces.
-    while last + 1 < len(spans) and (_open_quote(c.text[lo : spans[last][1]])
-                                     or c.text[spans[last][1] - 1] == ":"):
-        last += 1
-    hi = spans[last][1]
-    if (lo, hi) == (0, len(c.text)):
+    first, last = hits[0], min(inside[-1], hits[-1] + SENTENCES_AFTER)
+    first, last = _discourse(text, spans, first, last)
+    lo, hi = spans[first][0], spans[last][1]
+    if (lo, hi) == (c.start, c.end) and base:
         return p
-    chunk = replace(c, start=c.start + lo, end=c.start + hi, text=c.text[lo:hi])
+    if not base and (lo, hi) == (0, len(c.text)):
+        return p
+    start, end = (lo, hi) if base else (c.start + lo, c.start + hi)
+    chunk = replace(c, start=start, end=end, text=text[lo:hi])
     return replace(p, chunk=chunk)
+
+
+def _line_aligned(text: str, lo: int, hi: int) -> tuple[int, int]:
+    """Widen [lo, hi) to whole lines (a sentence never starts mid-window), within reason."""
+    start = text.rfind("\n", 0, lo) + 1
+    end = text.find("\n", hi)
+    end = len(text) if end < 0 else end
+    return (start if lo - start <= MAX_REACH else lo), (end if end - hi <= MAX_REACH else hi)
+
+
+def _discourse(text: str, spans: list[tuple[int, int]], first: int,
+               last: int) -> tuple[int, int]:
+    """Widen sentences ``first..last`` of ``text`` by the discourse rules (module doc)."""
+    def sentence(i: int) -> str:
+        return text[spans[i][0] : spans[i][1]]
+
+    # "This is the only road ..." needs the sentence that says what "this" is.
+    while first > 0 and _refers_back(sentence(first)):
+        first -= 1
+    # Starting inside a quotation: go back to where it opens (the text from the start of
+    # the quotation's line to here has more opening than closing marks).
+    line_start = text.rfind("\n", 0, spans[first][0]) + 1
+    while first > 0 and spans[first - 1][0] >= line_start and _open_quote(
+            text[line_start : spans[first][0]]):
+        first -= 1
+    # A quotation keeps what introduces it: "Peskov said:" on the line or sentence before.
+    if (first > 0 and sentence(first)[:1] in _OPENING
+            and sentence(first - 1).endswith(":")):
+        first -= 1
+    # A quotation is one unit, and a sentence ending in a colon keeps what it introduces.
+    while last + 1 < len(spans) and (_open_quote(text[spans[first][0] : spans[last][1]])
+                                     or sentence(last).endswith(":")):
+        last += 1
+    # "…,” he told JAMnews.": the sentence before the quotation names who "he" is.
+    kept = text[spans[first][0] : spans[last][1]]
+    if first > 0 and _PRONOUN_ATTRIBUTION.search(kept) and sentence(first)[:1] in _OPENING:
+        first -= 1
+    return first, last

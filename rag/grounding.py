@@ -18,18 +18,22 @@ Every rule works on CitedSentence values; the model's text is parsed once, here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from . import abstention, citations, prompts
+from . import abstention, answer_types, citations, prompts
+from .chunking import sentence_spans
 from .citations import CitedSentence
-from .text import key_terms, term_key, word_keys
+from .text import content_terms, key_terms, normalize, term_key, word_keys
 from .types import AnswerMode, Citation, Passage, Revision
 
 # How much of the model's claim (and the question) a source sentence must share to be
 # quoted in its place when the model's own words are unsupported.
 EXTRACTIVE_MIN_SHARE = 0.5
-
+# How much of the question's content words a passage must hold for a refusal beside it not
+# to be the final word (see answer_passage).
+ANSWER_PASSAGE_MIN_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -107,10 +111,13 @@ def judge(question: str, asked: str, passages: Sequence[Passage], raw: str,
             "no sentence of the model's answer is supported",
             "The model's answer was not supported by the retrieved passages, so it is "
             "withheld.", warnings)
+    kept = kept + _other_statements(question, kept, passages, warnings)
     text = citations.render(kept)
-    if abstention.lacks_expected_number(question, text):
-        warnings.append("the question asks how many or how much; the answer has no number")
-        return _abstain("No passage gives that number.", warnings)
+    want = answer_types.expected(question)
+    if want and not _typed(want, question, kept, passages):
+        warnings.append(f"the question asks for {want.description}; the answer gives none "
+                        "from its passages")
+        return _abstain(f"No passage gives {want.description} for it.", warnings)
     revision = _revision(written, kept) if mode == "generated" else "rewritten"
     return Verdict(text, mode, tuple(kept), citations.cite(kept, passages), tuple(warnings),
                    revision)
@@ -132,34 +139,202 @@ def _quote_source(question: str, claim: str, passages: Sequence[Passage],
                   warnings: list[str]) -> Verdict:
     """Answer with the sentence of passages ``numbers`` closest to the model's claim and
     the question, if it is close and about the question; otherwise abstain."""
-    numbers = list(numbers)
-    closest = citations.closest_sentence(f"{claim} {question}",
-                                         [passages[n - 1] for n in numbers])
-    if closest:
-        i, sentence, share = closest
-        n = numbers[i - 1]
-        if (share >= EXTRACTIVE_MIN_SHARE and _speakers_speak(question, passages[n - 1])
-                and _mentions_key_terms(question, sentence)):
-            warnings.append(f"{why}; answered with a sentence of passage [{n}]")
-            quoted = citations.check([CitedSentence(citations.strip_markers(sentence), (n,))],
-                                     passages).sentences
-            return Verdict(citations.render(quoted), "extractive", quoted,
-                           citations.cite(quoted, passages), tuple(warnings))
+    best = _best_sentence(question, claim, passages, numbers)
+    if best and best[2] >= EXTRACTIVE_MIN_SHARE:
+        n, sentence, _ = best
+        warnings.append(f"{why}; answered with a sentence of passage [{n}]")
+        return _quoted(n, sentence, passages, warnings)
     warnings.append(why)
     return _abstain(withheld, warnings)
 
 
+def _quoted(n: int, sentence: str, passages: Sequence[Passage],
+            warnings: Sequence[str]) -> Verdict:
+    quoted = citations.check([CitedSentence(citations.strip_markers(sentence), (n,))],
+                             passages).sentences
+    return Verdict(citations.render(quoted), "extractive", quoted,
+                   citations.cite(quoted, passages), tuple(warnings))
+
+
+def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
+                   numbers: Iterable[int]) -> tuple[int, str, float] | None:
+    """The sentence of passages ``numbers`` that may stand as the answer, with the share of
+    the claim's and the question's content words it holds: it must be about the question
+    (_mentions_key_terms), show the question's speakers speaking, and hold a value of the
+    type the question asks for (a year for "In which year ...?"). The highest share wins;
+    None if no sentence qualifies."""
+    terms = set(content_terms(f"{claim} {question}"))
+    want = answer_types.expected(question)
+    best: tuple[int, str, float] | None = None
+    for n in numbers:
+        passage = passages[n - 1]
+        if not terms or not _speakers_speak(question, passage):
+            continue
+        text = passage.chunk.text
+        for lo, hi in sentence_spans(text):
+            sentence = text[lo:hi]
+            if want and not answer_types.holds(want, sentence, question):
+                continue
+            if not _mentions_key_terms(question, sentence):
+                continue
+            share = len(terms & set(content_terms(sentence))) / len(terms)
+            if best is None or share > best[2]:
+                best = (n, sentence, share)
+    return best
+
+
 def _mentions_key_terms(question: str, sentence: str) -> bool:
-    """A quoted sentence must be about the question: all its numbers, half its names."""
+    """A quoted sentence must be about the question: all its numbers, and its names but
+    one in four ("the Armenian Prime Minister" may stand for "Pashinyan" among five other
+    names; with "Armenia" and "CSTO", a sentence on Armenia alone is about something else)."""
     have = word_keys(sentence)
     terms = key_terms(question, skip_first=True)
     numbers = [t for t in terms if t[0].isdigit()]
     names = [t for t in terms if not t[0].isdigit()]
-    return (all(term_key(t) in have for t in numbers)
-            and 2 * sum(term_key(t) in have for t in names) >= len(names))
+    missing = sum(not citations.named(term_key(t), have) for t in names)
+    return all(term_key(t) in have for t in numbers) and missing <= len(names) // 4
 
 
 def _speakers_speak(question: str, passage: Passage) -> bool:
     """For "What did X say?": a passage quoted as the answer must show X speaking."""
     return all(citations.shows_speaking(name, passage.chunk.text)
                for name in citations.speakers(question))
+
+
+def _typed(want: answer_types.Expected, question: str, kept: Sequence[CitedSentence],
+           passages: Sequence[Passage]) -> bool:
+    """Whether the answer holds a value of the type the question asks for, taken from a
+    passage it cites ("1,000 soldiers" that no cited passage holds does not count)."""
+    answer = " ".join(s.text for s in kept)
+    cited = normalize("\n".join(passages[n - 1].chunk.text for s in kept for n in s.cites))
+    return any(normalize(v) in cited for v in answer_types.values(want.kind, answer, question))
+
+
+_SAY_QUESTION = re.compile(r"^\s*(?:and\s+)?what\s+(?:else\s+)?(?:did|does|do|has|have)\b",
+                           re.IGNORECASE)
+_MAX_OTHER_STATEMENTS = 2
+
+
+def _other_statements(question: str, kept: Sequence[CitedSentence],
+                      passages: Sequence[Passage], warnings: list[str]) -> list[CitedSentence]:
+    """"What did X say?" wants every statement of X's the passages hold, not the first one
+    the model picked: each passage that shows X speaking (about the question's topic, if it
+    names one) and that the answer does not cite adds X's statement, quoted and cited."""
+    names = citations.speakers(question)
+    if not names or not _SAY_QUESTION.match(question) or not any(s.cites for s in kept):
+        return []
+    name_keys = {term_key(n) for n in names}
+    topic = set(content_terms(question)) - name_keys
+    cited = {n for s in kept for n in s.cites}
+    cited_text = normalize(" ".join(passages[n - 1].chunk.text for n in cited))
+    said = set(content_terms(" ".join(s.text for s in kept)))
+    added: list[CitedSentence] = []
+    for n, passage in enumerate(passages, start=1):
+        text = passage.chunk.text
+        if n in cited or not _speakers_speak(question, passage):
+            continue
+        if topic and 2 * len(topic & set(content_terms(text))) < len(topic):
+            continue
+        statement = _statement(text, names)
+        if not statement or normalize(statement) in cited_text:
+            continue  # the answer cites a passage that holds this statement already
+        terms = set(content_terms(statement)) - name_keys
+        if terms and len(terms & said) >= 0.6 * len(terms):
+            continue  # the answer says it already, in its own words
+        said |= terms
+        checked = citations.check([CitedSentence(statement, (n,))], passages).sentences
+        if checked and checked[0].cites:
+            added.append(checked[0])
+            warnings.append(f"added what passage [{n}] reports {', '.join(sorted(names))} "
+                            "saying, which the model's answer left out")
+        if len(added) == _MAX_OTHER_STATEMENTS:
+            break
+    return added
+
+
+def _statement(text: str, names: set[str]) -> str | None:
+    """The first sentence of ``text`` that shows all ``names`` speaking, with the quotation
+    it opens or introduces ("Peskov said:" and the quote after it), on one line."""
+    spans = sentence_spans(text)
+    for i, (lo, hi) in enumerate(spans):
+        if not all(citations.shows_speaking(name, text[lo:hi]) for name in names):
+            continue
+        j = i
+        while j + 1 < len(spans) and (text[spans[j][1] - 1] == ":"
+                                      or _open_quote(text[lo : spans[j][1]])):
+            j += 1
+        return " ".join(text[lo : spans[j][1]].split())
+    return None
+
+
+def _open_quote(text: str) -> bool:
+    return text.count("“") > text.count("”") or text.count('"') % 2 == 1
+
+
+# --- a refusal beside the answer ---------------------------------------------------------
+
+
+def answer_passage(question: str, passages: Sequence[Passage], raw: str,
+                   verdict: Verdict) -> int | None:
+    """After the model said the documents do not say: the passage that clearly holds an
+    answer-shaped span, if one does, so that the refusal is not the final word.
+
+    A passage qualifies when it holds the question's names and numbers (but one name in
+    four), half the question's content words, a value of the type the question asks for
+    (if it asks for one), and shows the question's speakers speaking. The one holding most
+    of the question's words wins (the higher-ranked on a tie). None when the model did not
+    refuse (an answer the checks withheld is not a refusal) or no passage qualifies.
+    """
+    if not verdict.abstained or not model_refused(raw):
+        return None
+    terms = set(content_terms(question))
+    want = answer_types.expected(question)
+    best: tuple[int, float] | None = None
+    for n, passage in enumerate(passages, start=1):
+        text = passage.chunk.text
+        if not terms or not _mentions_key_terms(question, text):
+            continue
+        share = len(terms & set(content_terms(text))) / len(terms)
+        if share < ANSWER_PASSAGE_MIN_SHARE or not _speakers_speak(question, passage):
+            continue
+        if want and not answer_types.holds(want, text, question):
+            continue
+        if best is None or share > best[1]:
+            best = (n, share)
+    return best[0] if best else None
+
+
+def model_refused(raw: str) -> bool:
+    """The model's text says only that the documents do not answer."""
+    written = citations.split_cited(raw)
+    return bool(written) and all(abstention.model_abstained(s.text) for s in written)
+
+
+def _refusal_note(n: int) -> str:
+    return (f"the model said the documents do not say, but passage [{n}] holds the "
+            "question's terms")
+
+
+def quote_answer(question: str, passages: Sequence[Passage], n: int,
+                 refusal: Verdict) -> Verdict:
+    """After a refusal beside passage ``n``: its sentence that best answers the question,
+    quoted and cited; the refusal if none qualifies (see _best_sentence)."""
+    best = _best_sentence(question, "", passages, [n])
+    if best is None:
+        return replace(refusal, warnings=(*refusal.warnings, _refusal_note(n),
+                                          "no sentence of it answers the question"))
+    return _quoted(n, best[1], passages, [*refusal.warnings,
+                                          f"{_refusal_note(n)}; quoted its sentence"])
+
+
+def judge_again(question: str, asked: str, passages: Sequence[Passage], raw: str, n: int,
+                refusal: Verdict) -> Verdict:
+    """The verdict on the model's second answer, asked with passage ``n`` alone after it
+    refused (see answer_passage); the refusal stands if the second answer fails too."""
+    note = f"{_refusal_note(n)}; asked again with that passage alone"
+    again = judge(question, asked, passages, raw)
+    if again.abstained:
+        return replace(refusal, warnings=(*refusal.warnings, note, *again.warnings,
+                                          "the second answer was no answer either"))
+    return replace(again, mode="retried", revision="rewritten",
+                   warnings=(*refusal.warnings, note, *again.warnings))

@@ -141,7 +141,8 @@ class Pipeline:
         resolved = resolve(question, history, self.settings.history_turns)
         found = self.retriever.search(corpus, resolved.retrieval_query,
                                       top_k or self.settings.top_k)
-        passages = context.select(resolved.retrieval_query, found, self.settings.context)
+        passages = context.select(resolved.retrieval_query, found, self.settings.context,
+                                  corpus.index.documents)
         t1 = time.perf_counter()
         timings = {"retrieve_ms": (t1 - t0) * 1000}
 
@@ -167,6 +168,18 @@ class Pipeline:
                                      self.settings.max_tokens)
                 usage = _add_usage(usage, gen.last_usage)
             verdict = grounding.judge(question, asked, passages, raw, retry)
+            n = (grounding.answer_passage(question, passages, raw, verdict)
+                 if self.settings.on_refusal != "off" else None)
+            if n is not None and self.settings.on_refusal == "quote":
+                verdict = grounding.quote_answer(question, passages, n, verdict)
+            elif n is not None:
+                if self._interrupted.is_set():
+                    raise GenerationInterrupted("The answer was stopped")
+                narrow = prompts.build_messages(asked, passages, resolved.earlier_question,
+                                                only=(n,))
+                again = gen.complete(narrow, self.settings.max_tokens)
+                usage = _add_usage(usage, gen.last_usage)
+                verdict = grounding.judge_again(question, asked, passages, again, n, verdict)
         timings["generate_ms"] = (time.perf_counter() - t1) * 1000
         timings["total_ms"] = timings["retrieve_ms"] + timings["generate_ms"]
         yield Answer(question=question, text=verdict.text, citations=verdict.citations,

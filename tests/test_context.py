@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag import context
-from rag.types import Chunk, Passage
+from rag.types import Chunk, Document, Passage
 
 DOC = ("Peskov spoke on Monday. He said the exercise causes wariness. The weather was mild. "
        "Zakharova spoke later. She called it rude.")
@@ -68,3 +68,53 @@ def test_a_sentence_ending_in_a_colon_keeps_what_it_introduces():
            "Nothing more.”\nThe weather was mild.")
     kept = kept_of(doc, "Does Kochinyan believe Armenia is changing course?")
     assert kept.endswith("Nothing more.”")
+
+
+# Two paragraphs of the article: the speaker is named on the line before the quotation,
+# and the quotation closes with a pronoun ("he told JAMnews").
+ARTICLE = (
+    "In Moscow, this information caused concern. Russian presidential spokesman Dmitry "
+    "Peskov said:\n\n“This causes wariness, especially in the current situation. Therefore, "
+    "we will deeply analyze this news and monitor the situation.”\n\nPolitical analyst Areg "
+    "Kochinyan does not believe that Armenia is changing course:\n\n“The country’s authorities "
+    "are simply openly expressing their disagreement. In particular, on the Karabakh issue. "
+    "Today the lives of 120 thousand Armenians of Artsakh are actually in danger – because of "
+    "the blockade and hunger,” he told JAMnews.\n\nThe analyst notes numerous publications.")
+
+
+def article_chunk(start_at: str, end_after: str) -> tuple[Passage, dict]:
+    lo = ARTICLE.index(start_at)
+    hi = ARTICLE.index(end_after) + len(end_after)
+    doc = Document("a", "Article", "a.txt", ARTICLE, "0" * 64)
+    return Passage(Chunk("a", "a#1", lo, hi, ARTICLE[lo:hi]), "Article", 1.0), {"a": doc}
+
+
+def test_the_speaker_survives_the_chunkers_cut():
+    # The chunk starts at the quotation: "Peskov said:" is in the chunk before it.
+    p, docs = article_chunk("“This causes", "monitor the situation.”")
+    [kept] = context.select("What causes wariness?", [p], documents=docs)
+    assert kept.chunk.text.startswith("Russian presidential spokesman Dmitry Peskov said:")
+    assert ARTICLE[kept.chunk.start : kept.chunk.end] == kept.chunk.text
+    # Without the documents, the rule stops at the chunk's edge.
+    [alone] = context.select("What causes wariness?", [p])
+    assert alone.chunk.text.startswith("“This causes")
+
+
+def test_a_sentence_inside_a_quotation_keeps_the_quotation_and_its_attribution():
+    # The question matches only the quotation's last sentence ("120 thousand Armenians"):
+    # the kept text goes back to where the quotation opens, and to the line naming who
+    # "he" is, and the pronoun attribution stays at the end.
+    p, docs = article_chunk("In particular", "he told JAMnews.")
+    [kept] = context.select("How many Armenians of Artsakh are in danger?", [p], documents=docs)
+    assert kept.chunk.text.startswith("Political analyst Areg Kochinyan does not believe")
+    assert kept.chunk.text.endswith("he told JAMnews.")
+    assert ARTICLE[kept.chunk.start : kept.chunk.end] == kept.chunk.text
+
+
+def test_the_reach_beyond_a_chunk_is_bounded():
+    long_intro = "Somebody said:\n\n“" + "Words here. " * 100 + "The key fact is here.”"
+    doc = Document("b", "B", "b.txt", long_intro, "0" * 64)
+    lo = long_intro.index("The key fact")
+    p = Passage(Chunk("b", "b#9", lo, len(long_intro), long_intro[lo:]), "B", 1.0)
+    [kept] = context.select("What is the key fact?", [p], documents={"b": doc})
+    assert kept.chunk.start >= lo - context.MAX_REACH - 20

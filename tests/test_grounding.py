@@ -1,9 +1,16 @@
 """The answer policy on its own: no model, no index, no embedder (rag.grounding is pure)."""
 
 from rag.citations import CitedSentence
-from rag.grounding import before_generation, judge, needs_retry
+from rag.grounding import (
+    answer_passage,
+    before_generation,
+    judge,
+    judge_again,
+    needs_retry,
+    quote_answer,
+)
 
-from .test_citations import EXERCISE, PESKOV
+from .test_citations import EXERCISE, PESKOV, _p
 
 PASSAGES = (PESKOV, EXERCISE)
 Q = "What did Peskov say?"
@@ -74,12 +81,6 @@ def test_the_model_saying_the_passages_do_not_answer_is_an_abstention():
     assert v.abstained and v.mode == "abstained" and not v.citations
 
 
-def test_how_many_without_a_number_abstains():
-    q = "How many soldiers take part in the exercise?"
-    v = judge(q, q, PASSAGES, "The joint military exercise will start in Armenia [2].")
-    assert v.abstained and "number" in v.text
-
-
 def test_before_generation_abstains_on_names_the_documents_never_mention():
     words = {"peskov", "russia", "armenia"}
     v = before_generation("What did Macron say?", PASSAGES, words, lambda name: True)
@@ -87,3 +88,85 @@ def test_before_generation_abstains_on_names_the_documents_never_mention():
     assert before_generation(Q, PASSAGES, words | {"peskov"}, lambda name: True) is None
     silent = before_generation(Q, PASSAGES, words, lambda name: False)
     assert silent is not None and "nothing said by Peskov" in silent.text
+
+
+PESKOV_WARY = _p("In Moscow, this information caused concern. Russian presidential spokesman "
+                 "Dmitry Peskov said:\n\n“This causes wariness, especially in the current "
+                 "situation. Therefore, we will deeply analyze this news and monitor the "
+                 "situation.”", 9392)
+REPUBBLICA = _p("On September 2, Armenian Prime Minister Nikol Pashinyan stated in an interview "
+                "with the Italian newspaper La Repubblica that “the peacekeeping forces of the "
+                "Russian Federation are not fulfilling the mission entrusted to them”.", 4000)
+CSTO = _p("“Since May 11, 2021, Azerbaijan has used armed forces three times and occupied "
+          "approximately 140 square kilometers of the sovereign territory of the Republic of "
+          "Armenia.", 8000)
+
+
+def test_what_did_x_say_gets_every_statement_the_passages_hold():
+    # The model quoted one of Peskov's two statements; the other is added, quoted and cited.
+    passages = (PESKOV_WARY, EXERCISE, PESKOV)
+    v = judge(Q, Q, passages, "Peskov said that this causes wariness [1].")
+    assert [s.cites for s in v.sentences] == [(1,), (3,)]
+    assert "Russia cannot leave Armenia" in v.text and v.text.count("[3]") == 1
+    assert any("left out" in w for w in v.warnings) and v.revision == "rewritten"
+    # A topic in the question keeps statements on other topics out.
+    about = "What did Peskov say about the joint exercise and the situation?"
+    v = judge(about, about, passages, "Peskov said that this causes wariness [1].")
+    assert [s.cites for s in v.sentences] == [(1,)]
+    # Not a "what did X say" question: nothing is added.
+    how = "How did Peskov react to the exercise?"
+    v = judge(how, how, passages, "Peskov said that this causes wariness [1].")
+    assert [s.cites for s in v.sentences] == [(1,)]
+
+
+def test_an_answer_without_the_asked_type_abstains():
+    q = "How many soldiers take part in the exercise?"
+    v = judge(q, q, PASSAGES, "The joint military exercise will start in Armenia [2].")
+    assert v.abstained and "a number" in v.text
+    # A date is not a count: the checker's word overlap accepts this sentence, the type not.
+    v = judge(q, q, PASSAGES, "On September 11, the joint military exercise will start [2].")
+    assert v.abstained and any("asks for a number" in w for w in v.warnings)
+    v = judge(q, q, PASSAGES, "The exercise will last for 10 days [2].")  # a count, if off
+    assert not v.abstained
+
+
+def test_a_quoted_fallback_must_be_about_all_the_question_names():
+    # "In which year did Armenia join the CSTO?" The model's claim is unsupported; the
+    # passage's sentence holds a year and Armenia, but not the CSTO: no quote, abstain.
+    q = "In which year did Armenia join the CSTO?"
+    v = judge(q, q, (CSTO,), "Armenia joined the CSTO on May 11, 2021 [1].")
+    assert v.abstained and not v.citations
+
+
+def test_a_refusal_beside_a_passage_that_holds_the_answer():
+    q = "Which newspaper interviewed Pashinyan on September 2?"
+    passages = (EXERCISE, REPUBBLICA)
+    raw = "The documents do not say."
+    refusal = judge(q, q, passages, raw)
+    assert refusal.abstained
+    n = answer_passage(q, passages, raw, refusal)
+    assert n == 2
+    quoted = quote_answer(q, passages, n, refusal)
+    assert quoted.mode == "extractive" and "La Repubblica" in quoted.text
+    assert [c.n for c in quoted.citations] == [2]
+    again = judge_again(q, q, passages, "The Italian newspaper La Repubblica interviewed "
+                        "Pashinyan on September 2 [2].", n, refusal)
+    assert again.mode == "retried" and "La Repubblica" in again.text
+    assert any("asked again" in w for w in again.warnings)
+    failed = judge_again(q, q, passages, "The documents do not say.", n, refusal)
+    assert failed.abstained and any("no answer either" in w for w in failed.warnings)
+
+
+def test_no_second_try_without_a_passage_that_clearly_answers():
+    raw = "The documents do not say."
+    # The passage lacks the question's names (who speaks, and on which day).
+    q = "Which newspaper interviewed Simonyan on September 9?"
+    assert answer_passage(q, (REPUBBLICA,), raw, judge(q, q, (REPUBBLICA,), raw)) is None
+    # The passage holds the terms but no value of the asked type (a year).
+    q = "In which year did Pashinyan give an interview on September 2 about peacekeeping?"
+    assert answer_passage(q, (REPUBBLICA,), raw, judge(q, q, (REPUBBLICA,), raw)) is None
+    # An answer the checks withheld is not a refusal.
+    q = "Which newspaper interviewed Pashinyan on September 2?"
+    refusal = judge(q, q, (REPUBBLICA,), raw)
+    assert answer_passage(q, (REPUBBLICA,), raw, refusal) == 1
+    assert answer_passage(q, (REPUBBLICA,), "Le Monde interviewed him [1].", refusal) is None

@@ -11,6 +11,8 @@ from rag.types import Answer
 from .conftest import ScriptedGenerator
 
 ANSWER = "Peskov said that Russia cannot leave Armenia."
+# About one of Peskov's two statements (a bare "What did Peskov say?" gets both).
+QUESTION = "What did Peskov say about Russia leaving Armenia?"
 
 
 class ClosableGenerator(ScriptedGenerator):
@@ -31,7 +33,7 @@ class ClosableGenerator(ScriptedGenerator):
 
 def test_stream_yields_the_model_words_then_one_answer(settings, embedder):
     p = Pipeline(settings, embedder=embedder, generator=ScriptedGenerator([ANSWER, ANSWER]))
-    events = list(p.stream("What did Peskov say?"))
+    events = list(p.stream(QUESTION))
     *tokens, answer = events
     assert tokens and all(isinstance(t, str) for t in tokens)
     assert isinstance(answer, Answer)
@@ -40,7 +42,7 @@ def test_stream_yields_the_model_words_then_one_answer(settings, embedder):
     assert answer.revision == "cited" and answer.citations
     assert answer.text.startswith("Peskov said that Russia cannot leave Armenia [")
     # ask() is the same stream drained.
-    again = p.ask("What did Peskov say?")
+    again = p.ask(QUESTION)
     assert (again.text, again.citations, again.revision) == (answer.text, answer.citations,
                                                              "cited")
 

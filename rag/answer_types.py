@@ -1,0 +1,107 @@
+"""What kind of thing a question asks for, and whether a text holds one.
+
+"How many American soldiers ...?" wants a count, "In which year ...?" a year, "Which
+newspaper ...?" a name. An answer whose every word is in its passage can still answer
+another question ("On September 11, the exercise will start" for "how many soldiers"); the
+checker's word overlap cannot see that, so the answer policy asks, for a question with an
+expected type, that the answer hold a value of that type which the question does not.
+
+Only the opening of the question decides ("What does f() return when it cannot tell how
+many CPUs there are?" asks for no count), so a question with no recognised opening has no
+expected type and nothing is checked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from .text import QUESTION_WORDS, STOPWORDS, normalize, words
+
+Kind = Literal["count", "year", "version", "time", "name"]
+
+_OPENING = r"^\s*(?:(?:and|but|so|then|also)\s+)?"
+# A noun that names a named thing: "which newspaper", "what organisation".
+_NAMED_NOUNS = (r"newspaper|paper|magazine|journal|outlet|agency|organi[sz]ation|company|"
+                r"country|city|town|region|party|ministry|minister|president|leader|person|"
+                r"official|spokes(?:man|woman|person)|politician|analyst|author|court|bloc|"
+                r"alliance|union|body|institution|university|team|channel|station|broadcaster")
+_KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
+    ("count", re.compile(_OPENING + r"how\s+(?:many|much)\b", re.IGNORECASE)),
+    ("year", re.compile(_OPENING + r"(?:in\s+|since\s+)?(?:which|what)\s+year\b", re.IGNORECASE)),
+    ("version", re.compile(_OPENING + r"(?:in\s+|since\s+|from\s+)?(?:which|what)\s+"
+                           r"(?:\w+\s+)?version\b", re.IGNORECASE)),
+    ("time", re.compile(_OPENING + r"when\b", re.IGNORECASE)),
+    ("name", re.compile(_OPENING + rf"(?:who|whom|whose\b|(?:which|what)\s+(?:{_NAMED_NOUNS})"
+                        r"(?:s|es)?\b)", re.IGNORECASE)),
+)
+
+DESCRIPTION: dict[Kind, str] = {"count": "a number", "year": "a year", "version": "a version",
+                                "time": "a time or date", "name": "a name"}
+
+_MONTHS = ("january february march april may june july august september october november "
+           "december jan feb mar apr jun jul aug sep sept oct nov dec").split()
+_MONTH = r"(?:" + "|".join(_MONTHS) + r")\.?"
+_WEEKDAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+_NUMBER_WORD = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+                r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|"
+                r"fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|once|"
+                r"twice|dozens?|half|none|no|zero|several|a few)")
+_DIGITS = r"\d[\d,.]*\d|\d"
+_YEAR = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)\b")
+_DATE = re.compile(rf"\b{_MONTH}\s+\d{{1,2}}\b|\b\d{{1,2}}\s+{_MONTH}\b", re.IGNORECASE)
+_VERSION = re.compile(r"(?<![\w.])\d+\.\d+(?:\.\d+)?(?![\w.]*\d)")
+_COUNT = re.compile(rf"\b(?:{_DIGITS}|{_NUMBER_WORD})\b", re.IGNORECASE)
+_TIME = re.compile(rf"\d|\b(?:{_MONTH}|{_WEEKDAY}|today|yesterday|tomorrow|ago|before|after|"
+                   r"since|until|during|earlier|later|soon|recently|previously|now|currently|"
+                   r"morning|evening|night|week|month|year|decade|century|version)\b",
+                   re.IGNORECASE)
+_CAPITALISED = re.compile(r"\b[A-Z][\w’'.-]*")
+
+
+@dataclass(frozen=True)
+class Expected:
+    kind: Kind
+
+    @property
+    def description(self) -> str:
+        return DESCRIPTION[self.kind]
+
+
+def expected(question: str) -> Expected | None:
+    """The type the question's opening asks for, if any."""
+    for kind, pattern in _KINDS:
+        if pattern.match(question):
+            return Expected(kind)
+    return None
+
+
+def values(kind: Kind, text: str, question: str = "") -> list[str]:
+    """The values of ``kind`` in ``text`` that ``question`` does not already hold."""
+    asked = normalize(question)
+    found: list[str]
+    if kind == "count":
+        dates = [m.span() for m in _DATE.finditer(text)]
+        found = [m.group() for m in _COUNT.finditer(text)
+                 if not _YEAR.fullmatch(m.group())
+                 and not any(lo <= m.start() < hi for lo, hi in dates)]
+    elif kind == "year":
+        found = _YEAR.findall(text)
+    elif kind == "version":
+        found = _VERSION.findall(text)
+    elif kind == "time":
+        found = [m.group() for m in _TIME.finditer(text)]
+    else:
+        asked_words = set(words(question))
+        found = [m.group() for m in _CAPITALISED.finditer(text)
+                 if (w := (words(m.group()) or [""])[0]) and w not in asked_words
+                 and w not in STOPWORDS and w not in QUESTION_WORDS]
+        return found
+    return [v for v in found if not re.search(rf"(?<![\w.]){re.escape(normalize(v))}(?![\w.]*\d)",
+                                              asked)]
+
+
+def holds(expected_: Expected, text: str, question: str) -> bool:
+    """Whether ``text`` holds a value of the expected type that the question does not."""
+    return bool(values(expected_.kind, text, question))

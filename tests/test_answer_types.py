@@ -1,0 +1,51 @@
+"""What a question asks for (rag.answer_types): a count, a year, a version, a time, a name."""
+
+import pytest
+
+from rag.answer_types import expected, holds, values
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("How many American soldiers will take part?", "count"),
+    ("And how much territory was occupied?", "count"),
+    ("In which year did Armenia join the CSTO?", "year"),
+    ("Since which Python version can I pass text=True?", "version"),
+    ("Which Python version introduced the match statement?", "version"),
+    ("When was asyncio.TaskGroup added?", "time"),
+    ("Who flew to Kiev on September 6?", "name"),
+    ("Which newspaper interviewed Pashinyan on September 2?", "name"),
+    # Only the opening decides: a "how many" inside the question asks for no count.
+    ("What does os.cpu_count() return when it cannot tell how many CPUs there are?", None),
+    ("Is there a limit on how many digits int() will convert?", None),
+    ("Which mode does open() use if I don't give one?", None),
+    ("What did Peskov say?", None),
+])
+def test_the_opening_of_a_question_sets_the_type(question, kind):
+    found = expected(question)
+    assert (found.kind if found else None) == kind
+
+
+@pytest.mark.parametrize(("question", "text", "ok"), [
+    # A date is not a count, nor a year in a name ("Eagle partner 2023").
+    ("How many American soldiers will take part in the exercise?",
+     "On September 11, the joint exercise “Eagle partner 2023” will start in Armenia.", False),
+    ("How many times has Azerbaijan used armed forces?", "It used them three times.", True),
+    ("How much territory has Azerbaijan occupied since May 2021?",
+     "Approximately 140 square kilometers.", True),
+    # A value the question already holds is no answer to it.
+    ("How much faster is Python 3.11 than Python 3.10?", "Python 3.11 is faster than 3.10.",
+     False),
+    ("How much faster is Python 3.11 than Python 3.10?", "It is 10-60% faster.", True),
+    ("In which year did Armenia join the CSTO?", "Armenia is a member of the CSTO.", False),
+    ("In which year did Armenia join the CSTO?", "It joined in 1992.", True),
+    ("Since which Python version can I pass text=True?", "Since Python 3.7.", True),
+    ("Since which Python version can I pass text=True?", "You can pass text=True.", False),
+    ("When did the ICC issue the warrant?", "On March 17.", True),
+    ("When did the ICC issue the warrant?", "The court issued it.", False),
+    ("Which newspaper interviewed Pashinyan?", "The Italian newspaper La Repubblica.", True),
+    ("Which newspaper interviewed Pashinyan?", "A newspaper interviewed Pashinyan.", False),
+])
+def test_a_text_holds_a_value_of_the_type(question, text, ok):
+    want = expected(question)
+    assert want is not None
+    assert holds(want, text, question) is ok, values(want.kind, text, question)
