@@ -105,6 +105,9 @@ def test_attribution_needs_the_speaker_speaking():
     assert speakers("Putin said that he will not be arrested.") == {"Putin"}
     assert speakers("According to Maria Zakharova, the rhetoric is rude.") == {"Zakharova"}
     assert speakers("Russia cannot leave Armenia.") == set()
+    # Technical prose: a function or the documentation "says" things; nobody speaks.
+    assert speakers("The function says it returns None.") == set()
+    assert speakers("What does the documentation say about OrderedDict?") == set()
     # Named in the passage, but not as the one speaking: unsupported.
     assert support("Putin said that he will not be arrested if he comes to Armenia.",
                    KHURSHUDYAN.chunk.text) == 0.0

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.chunking import chunk_document
 from rag.documents import Skipped, SourceFile, clean_text, iter_documents, load, scan
 from rag.errors import NoDocumentsError
 
@@ -239,3 +240,58 @@ def test_html_reads_as_a_reader_sees_it(tmp_path: Path):
     for debris in ("¶", "Menu", "next", "Table of Contents", "Copyright", "Hidden", "ignore"):
         assert debris not in text, debris
     assert text.startswith("itertools — Functions creating iterators\n\n")
+
+
+def test_html_headings_and_what_is_not_chrome(tmp_path: Path):
+    page = tmp_path / "cookies.html"
+    page.write_text("""<html><head><title>http.cookies</title></head><body>
+<div class="related" role="navigation"><a href="x.html">previous</a></div>
+<div class="body" role="main">
+<section id="http-cookies"><h1>http.cookies — HTTP state management</h1>
+<section id="cookie-objects"><h2>Cookie Objects</h2>
+<p>Cookie objects hold morsels.</p>
+<dl class="py method"><dt class="sig" id="BaseCookie.load">BaseCookie.load(rawdata)</dt>
+<dd><p>Parse a string as cookies.</p></dd></dl></section>
+<section id="faq"><h2><a class="toc-backref" href="#id1">Why is it so?</a></h2>
+<p>Because.</p><aside class="footnote"><p>A footnote on morsels.</p></aside></section>
+</section></div>
+<aside class="promo">Buy now</aside><div class="menu-bar">Menu</div>
+</body></html>""")
+    doc = load(SourceFile("cookies.html", page, "x"))
+    text = doc.text
+    # A section whose id holds a chrome word ("cookie"), a heading inside a link classed
+    # "toc-backref", and a footnote <aside> in the main content are all content.
+    for kept in ("Cookie Objects", "Cookie objects hold morsels.", "Why is it so?",
+                 "A footnote on morsels."):
+        assert kept in text, kept
+    # Navigation, an <aside> outside the main content and a "menu-bar" div are not.
+    for debris in ("previous", "Buy now", "Menu"):
+        assert debris not in text, debris
+    # Headings and API signatures, with their offsets in the text and their levels.
+    assert [(lvl, h) for _, lvl, h in doc.headings] == [
+        (1, "http.cookies — HTTP state management"), (2, "Cookie Objects"),
+        (7, "BaseCookie.load(rawdata)"), (2, "Why is it so?")]
+    assert all(text[at : at + len(h)] == h for at, _, h in doc.headings)
+    # Each chunk carries the headings it sits under; a heading starts a new chunk.
+    chunks = chunk_document(doc, size=60, overlap=10)
+    parse = next(c for c in chunks if "Parse a string" in c.text)
+    # The signature starts the chunk, so it is in the text, not repeated in the path.
+    assert parse.text.startswith("BaseCookie.load(rawdata)")
+    assert parse.heading == "http.cookies — HTTP state management › Cookie Objects"
+    assert parse.search_text == f"{parse.heading}\n{parse.text}"
+    # Text further under the signature has it in its path.
+    tiny = chunk_document(doc, size=30, overlap=0)
+    deep = next(c for c in tiny if c.text == "Parse a string as cookies.")
+    assert deep.heading.endswith("Cookie Objects › BaseCookie.load(rawdata)")
+    why = next(c for c in chunks if "Why is it so?" in c.text)
+    assert why.text.startswith("Why is it so?")
+    assert why.heading == "http.cookies — HTTP state management"
+
+
+def test_markdown_headings_make_the_heading_path(tmp_path: Path):
+    md = tmp_path / "notes.md"
+    md.write_text("# Guide\n\nIntro text here.\n\n## Setup\n\nRun the installer first.\n")
+    doc = load(SourceFile("notes.md", md, "x"))
+    assert [(lvl, h) for _, lvl, h in doc.headings] == [(1, "Guide"), (2, "Setup")]
+    [*_, last] = chunk_document(doc, size=30, overlap=0)
+    assert last.text == "Run the installer first." and last.heading == "Guide › Setup"

@@ -106,3 +106,32 @@ def test_fetch_script_is_idempotent(pydocs: list[Document]):
     assert "already in" in r.stdout
     source = Path(f"{CORPUS}.source").read_text().strip()
     assert source.startswith("python3.11-doc=3.11.")
+
+
+def test_pydocs_pages_read_as_prose_code_and_headings(pydocs: list[Document]):
+    """The pipeline's view of real Sphinx HTML: no permalink signs or navigation debris,
+    sections whose ids look like chrome words kept, code blocks cut only at line ends,
+    and chunks that carry the API signature they document."""
+    by_id = {d.doc_id: d for d in pydocs}
+    for d in pydocs:
+        assert "¶" not in d.text, d.doc_id
+        assert not d.text.startswith(("Navigation", "index modules")), d.doc_id
+    # Sections with ids like "cookie-objects" or "menus" are content, not chrome.
+    assert "Cookie Objects" in by_id["library/http.cookies.html"].text
+    # FAQ headings sit in links (class "toc-backref"): kept, and recorded as headings.
+    faq = by_id["faq/programming.html"]
+    assert any("lambdas defined in a loop" in h for _, _, h in faq.headings)
+    size = Settings.model_fields["chunk_size"].default
+    overlap = Settings.model_fields["chunk_overlap"].default
+    chunks = chunk_document(by_id["library/os.html"], size, overlap)
+    # A chunk starts and ends at a line's edge unless the line alone is longer than a chunk.
+    text = by_id["library/os.html"].text
+    for c in chunks:
+        line = text[text.rfind("\n", 0, c.start) + 1 : (text.find("\n", c.end) + 1 or len(text))]
+        if len(line) <= size:
+            assert text[c.start - 1 : c.start] in ("", "\n", " "), c.chunk_id
+    # "What does os.cpu_count() return?": the chunk documenting it says so in its heading
+    # path, so retrieval finds it among the ~50 pages that mention cpu_count or count.
+    doc_chunk = next(c for c in chunks if "Return the number of" in c.text
+                     and "cpu_count" in c.search_text)
+    assert doc_chunk.heading.startswith("os — Miscellaneous operating system interfaces")
