@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .citations import speakers
-from .text import key_terms, term_key, word_keys
+from .text import code_names, key_terms, term_key, word_keys
 from .types import Passage
 
 _MODEL_ABSTAINS = re.compile(
@@ -47,6 +47,8 @@ def check_evidence(question: str, passages: Sequence[Passage], corpus_words: set
     - a name or number of the question that neither the retrieved passages nor any other
       part of the documents contain ("What did Macron say?"); a term that is in the
       documents but not in the passages is left to the model (retrieval may have missed);
+    - a code name of the question ("os.process_cpu_count", "copy.replace") that no document
+      writes, in full or as its last two parts ("Path.walk" for "pathlib.Path.walk");
     - "What did X say?" when X speaks nowhere in the documents (``speaks(X)`` is False).
     """
     if not passages:
@@ -55,10 +57,21 @@ def check_evidence(question: str, passages: Sequence[Passage], corpus_words: set
     # "Russian-led": one part in the documents is enough.
     missing = tuple(t for t in key_terms(question, skip_first=True)
                     if not any(term_key(part) in present for part in t.split("-") if part))
+    # Code names: "os.process_cpu_count()" in no document is a function they do not have,
+    # even though "process", "cpu" and "count" are all words of theirs.
+    known = set().union(*(code_names(p.chunk.text) for p in passages)) | corpus_words
+    unknown = {n for n in code_names(question) if n not in known and _tail(n) not in known}
+    missing += tuple(sorted(n for n in unknown  # named once: not "path.walk" beside it
+                            if not any(o.endswith(f".{n}") for o in unknown)))
     if missing:
         return EvidenceCheck(True, missing)
     silent = tuple(sorted(n for n in speakers(question) if not speaks(n)))
     return EvidenceCheck(bool(silent), silent=silent)
+
+
+def _tail(name: str) -> str:
+    """ "pathlib.path.walk" -> "path.walk": how other pages may write the same name."""
+    return ".".join(name.split(".")[-2:])
 
 
 def model_abstained(answer: str) -> bool:

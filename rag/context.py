@@ -20,8 +20,9 @@ not the chunk, so neither this cut nor the chunker's cut loses who is speaking:
   and, when only a pronoun names the speaker ("…,” he told JAMnews."), the sentence before;
 - a sentence ending in a colon keeps what it introduces.
 
-The rules reach at most about MAX_REACH characters beyond the chunk (to a line's start). The kept text is still one
-exact span of the document, so citations keep pointing at exact characters.
+The rules reach about MAX_REACH characters beyond the chunk at most (to a line's start).
+The kept text is still one exact span of the document, so citations keep pointing at
+exact characters.
 """
 
 from __future__ import annotations

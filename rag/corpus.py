@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from .citations import shows_speaking
 from .index import Index
-from .text import term_key, word_keys
+from .text import code_names, term_key, word_keys
 
 if TYPE_CHECKING:
     from .retrieval import LexicalIndex
@@ -50,9 +50,9 @@ class Corpus:
 
     @property
     def words(self) -> set[str]:
-        """Every word of the documents (stemmed)."""
+        """Every word of the documents (stemmed), and their code names ("os.cpu_count")."""
         return self._once("words", lambda: set().union(
-            *(word_keys(d.text) for d in self.index.documents.values())))
+            *(word_keys(d.text) | code_names(d.text) for d in self.index.documents.values())))
 
     def speaks(self, name: str) -> bool:
         """Whether some chunk of the documents shows ``name`` speaking."""

@@ -94,6 +94,24 @@ def word_keys(text: str) -> set[str]:
     return keys
 
 
+_CODE_NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|(?<![\w.])\w*_\w+")
+
+
+def code_names(text: str) -> set[str]:
+    """The code names of a text, lower-cased: dotted names ("pathlib.Path.walk") with each
+    of their dotted tails ("path.walk"), and names with an underscore ("cpu_count", also
+    as the last part of "os.cpu_count")."""
+    names = set()
+    for m in _CODE_NAME.finditer(text):
+        parts = m.group().lower().split(".")
+        if len(parts) > 1 and all(len(p) <= 2 for p in parts):
+            continue  # "e.g", "U.S": abbreviations
+        names.update(".".join(parts[i:]) for i in range(max(1, len(parts) - 1)))
+        if "_" in parts[-1].strip("_"):
+            names.add(parts[-1])  # "cpu_count" of "os.cpu_count": distinctive alone
+    return names
+
+
 def term_key(term: str) -> str:
     """The form in which a key term is compared with the words of a passage."""
     w = words(term)

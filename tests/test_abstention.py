@@ -57,6 +57,28 @@ def test_asking_what_a_silent_person_said_abstains(question):
     assert check.abstain and check.silent and "report nothing said by" in check.reason
 
 
+def test_a_code_name_no_document_writes_abstains():
+    from rag.types import Chunk, Passage
+
+    text = ("os.cpu_count()\n\nReturn the number of CPUs in the system. See also "
+            "pathlib.PurePath.suffix and shutil.copytree().")
+    passages = [Passage(Chunk("os.html", "os.html#1", 0, len(text), text), "os", 1.0)]
+    corpus = {"process", "cpu", "count", "walk", "path", "replace", "copy"}
+    check = check_evidence("What does os.process_cpu_count() return?", passages, corpus, speaks)
+    assert check.abstain and check.missing == ("os.process_cpu_count",)
+    # A name written as its last two parts elsewhere ("PurePath.suffix") is known.
+    for known in ("What does os.cpu_count() return?", "What is PurePath.suffix?",
+                  "What does pathlib.PurePath.suffix hold?", "Is shutil.copytree recursive?",
+                  "What does cpu_count return?"):
+        assert not check_evidence(known, passages, corpus, speaks).abstain, known
+    # Every word of "pathlib.Path.walk" is in the documents, but not the name.
+    assert check_evidence("What does pathlib.Path.walk() yield?", passages, corpus,
+                          speaks).missing == ("pathlib.path.walk",)
+    # Abbreviations are not code names.
+    question = "What did Peskov say, e.g. about Armenia, i.e. Russia?"
+    assert not check_evidence(question, PASSAGES, CORPUS, speaks).missing
+
+
 def test_no_passages_abstains():
     assert check_evidence("What did Peskov say?", [], CORPUS, speaks).abstain
 
