@@ -15,7 +15,8 @@ not the chunk, so neither this cut nor the chunker's cut loses who is speaking:
 
 - a first sentence that opens with "This", "He", "It"... keeps the sentence before it;
 - a quotation is one unit: kept text that starts inside a quotation starts where it opens,
-  and a quotation open at the end of the kept text is kept to its close;
+  and a quotation open at the end of the kept text is kept to its close, or to the
+  chunk's end;
 - the attribution of a quotation stays with it: the "X said:" sentence that introduces it,
   and, when only a pronoun names the speaker ("…,” he told JAMnews."), the sentence before;
 - a sentence ending in a colon keeps what it introduces.
@@ -28,7 +29,7 @@ exact characters.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import get_args
 
@@ -40,25 +41,46 @@ from .types import Document, Passage
 MODES = get_args(ContextMode)
 SENTENCES_AFTER = 0  # 1 kept no more gold evidence, at 13% more context
 MAX_REACH = 600  # characters a discourse rule may add beyond the chunk, each side
+COMMON_SHARE = 0.2  # a question word in this share of the chunks or more picks no sentence
 
 
 def select(question: str, passages: Sequence[Passage], mode: str = "sentences",
-           documents: Mapping[str, Document] | None = None) -> list[Passage]:
-    """The passages to put in the prompt, in rank order. ``documents`` (doc_id -> Document)
-    lets the discourse rules reach beyond a chunk; without it they stop at its edges."""
+           documents: Mapping[str, Document] | None = None,
+           term_share: Callable[[str], float] | None = None) -> list[Passage]:
+    """The passages to put in the prompt, in rank order.
+
+    ``documents`` (doc_id -> Document) lets the discourse rules reach beyond a chunk, and
+    passages of one document that overlap merge into one. ``term_share(term)``, the share
+    of the corpus' chunks that hold a term, tells which question words are distinctive: a
+    sentence is kept for a word that fewer than COMMON_SHARE of the chunks hold ("Peskov"
+    in an article about Russia, not "Russia"), unless the passage has no such sentence.
+    """
     if mode == "chunks":
         return list(passages)
     if mode != "sentences":
         raise ValueError(f"context mode {mode!r} is not one of {', '.join(MODES)}")
     terms = set(content_terms(question))
+    distinctive = ({t for t in terms if term_share(t) < COMMON_SHARE}
+                   if term_share is not None else set())
     out: list[Passage] = []
     for p in passages:
         doc = documents.get(p.chunk.doc_id) if documents else None
-        trimmed = _trim(p, terms, doc.text if doc else None)
+        trimmed = _trim(p, distinctive, doc.text if doc else None) if distinctive else p
+        if trimmed is p:  # no sentence with a distinctive word: any word of the question
+            trimmed = _trim(p, terms, doc.text if doc else None)
         c = trimmed.chunk
         if any(o.chunk.doc_id == c.doc_id and o.chunk.start <= c.start and c.end <= o.chunk.end
                for o in out):
             continue  # an earlier passage already holds these sentences
+        overlap = next((i for i, o in enumerate(out) if o.chunk.doc_id == c.doc_id
+                        and o.chunk.start < c.end and c.start < o.chunk.end), None)
+        if doc is not None and overlap is not None:
+            # One span of the document, read once, at the rank of the earlier passage.
+            o = out[overlap].chunk
+            lo, hi = min(o.start, c.start), max(o.end, c.end)
+            out[overlap] = replace(out[overlap], chunk=replace(o, start=lo, end=hi,
+                                                               text=doc.text[lo:hi]))
+            continue
         out.append(trimmed)
     return out
 
@@ -100,7 +122,7 @@ def _trim(p: Passage, terms: set[str], doc_text: str | None = None) -> Passage:
     if not hits:
         return p
     first, last = hits[0], min(inside[-1], hits[-1] + SENTENCES_AFTER)
-    first, last = _discourse(text, spans, first, last)
+    first, last = _discourse(text, spans, first, last, inside[-1])
     lo, hi = spans[first][0], spans[last][1]
     if (lo, hi) == (c.start, c.end) and base:
         return p
@@ -119,9 +141,10 @@ def _line_aligned(text: str, lo: int, hi: int) -> tuple[int, int]:
     return (start if lo - start <= MAX_REACH else lo), (end if end - hi <= MAX_REACH else hi)
 
 
-def _discourse(text: str, spans: list[tuple[int, int]], first: int,
-               last: int) -> tuple[int, int]:
-    """Widen sentences ``first..last`` of ``text`` by the discourse rules (module doc)."""
+def _discourse(text: str, spans: list[tuple[int, int]], first: int, last: int,
+               chunk_last: int) -> tuple[int, int]:
+    """Widen sentences ``first..last`` of ``text`` by the discourse rules (module doc);
+    ``chunk_last`` is the chunk's last sentence."""
     def sentence(i: int) -> str:
         return text[spans[i][0] : spans[i][1]]
 
@@ -138,9 +161,12 @@ def _discourse(text: str, spans: list[tuple[int, int]], first: int,
     if (first > 0 and sentence(first)[:1] in _OPENING
             and sentence(first - 1).endswith(":")):
         first -= 1
-    # A quotation is one unit, and a sentence ending in a colon keeps what it introduces.
-    while last + 1 < len(spans) and (_open_quote(text[spans[first][0] : spans[last][1]])
-                                     or sentence(last).endswith(":")):
+    # A quotation is one unit, and a sentence ending in a colon keeps what it introduces;
+    # past the chunk's end only the latter, one sentence: a long quotation is not read to
+    # its end for one matching sentence (its speaker is found going back, above).
+    while last + 1 < len(spans) and (
+            (last + 1 <= chunk_last and _open_quote(text[spans[first][0] : spans[last][1]]))
+            or sentence(last).endswith(":")):
         last += 1
     # "…,” he told JAMnews.": the sentence before the quotation names who "he" is.
     kept = text[spans[first][0] : spans[last][1]]

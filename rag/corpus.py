@@ -48,6 +48,10 @@ class Corpus:
         return self._once("lexical",
                           lambda: LexicalIndex([c.search_text for c in self.index.chunks]))
 
+    def term_share(self, term: str) -> float:
+        """The share of chunks holding a content term (from the BM25 index)."""
+        return self.lexical.share(term)
+
     @property
     def words(self) -> set[str]:
         """Every word of the documents (stemmed), and their code names ("os.cpu_count")."""

@@ -142,7 +142,7 @@ class Pipeline:
         found = self.retriever.search(corpus, resolved.retrieval_query,
                                       top_k or self.settings.top_k)
         passages = context.select(resolved.retrieval_query, found, self.settings.context,
-                                  corpus.index.documents)
+                                  corpus.index.documents, corpus.term_share)
         t1 = time.perf_counter()
         timings = {"retrieve_ms": (t1 - t0) * 1000}
 

@@ -1,7 +1,9 @@
-"""Retrieval: dense (FAISS inner product), lexical (BM25 via bm25s), fused by reciprocal rank."""
+"""Retrieval: dense (FAISS inner product), lexical (BM25 via bm25s), fused by reciprocal rank
+(each retriever's first pick kept)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -29,10 +31,15 @@ class LexicalIndex:
 
         self.n = len(texts)
         tokens = [content_terms(t) for t in texts]
-        self.vocab = {t for doc in tokens for t in doc}
+        self.chunks_with: Counter[str] = Counter(t for doc in tokens for t in set(doc))
+        self.vocab = set(self.chunks_with)
         self.bm25 = bm25s.BM25()
         # bm25s wants every document non-empty; a placeholder token matches no query.
         self.bm25.index([doc or ["\x00"] for doc in tokens], show_progress=False)
+
+    def share(self, term: str) -> float:
+        """The fraction of chunks that hold ``term`` (a content term, stemmed)."""
+        return self.chunks_with.get(term, 0) / max(1, self.n)
 
     def scores(self, query: str) -> np.ndarray:
         terms = [t for t in content_terms(query) if t in self.vocab]
@@ -82,7 +89,12 @@ class Retriever:
         elif self.mode == "bm25":
             ranked = [(i, lexical[i]) for i in rankings[0]]
         else:
-            ranked = rrf(rankings, self.rrf_k)
+            # Each retriever's first pick is kept: a chunk that BM25 alone ranks first (an
+            # exact term such as "EAFP") is not outvoted by chunks both rank fifth.
+            fused = rrf(rankings, self.rrf_k)
+            firsts = {r[0] for r in rankings if r}
+            ranked = ([(i, s) for i, s in fused if i in firsts]
+                      + [(i, s) for i, s in fused if i not in firsts])
         out: list[Passage] = []
         seen: set[str] = set()
         for row, score in ranked:

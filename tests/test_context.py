@@ -118,3 +118,30 @@ def test_the_reach_beyond_a_chunk_is_bounded():
     p = Passage(Chunk("b", "b#9", lo, len(long_intro), long_intro[lo:]), "B", 1.0)
     [kept] = context.select("What is the key fact?", [p], documents={"b": doc})
     assert kept.chunk.start >= lo - context.MAX_REACH - 20
+
+
+def test_a_word_most_chunks_hold_picks_no_sentence():
+    # "Russia" is in most chunks of an article about Russia: the sentence kept for
+    # "What did Peskov say about Russia?" is Peskov's, not every sentence naming Russia.
+    text = ("Russia was criticised. Russia said nothing. Peskov said Russia cannot leave. "
+            "Russia is big.")
+    p = Passage(Chunk("d", "c1", 0, len(text), text), "T", 1.0)
+    share = {"russia": 0.8, "peskov": 0.05}.get
+    [kept] = context.select("What did Peskov say about Russia?", [p],
+                            term_share=lambda t: share(t, 0.0))
+    assert kept.chunk.text == "Peskov said Russia cannot leave."
+    # Without the corpus' counts, any shared word counts.
+    [kept] = context.select("What did Peskov say about Russia?", [p])
+    assert kept.chunk.text == text
+
+
+def test_overlapping_passages_of_a_document_merge():
+    doc = Document("d", "T", "d.txt", DOC, "0" * 64)
+    a = passage(0, DOC.index("The weather"), "c1")
+    b = passage(DOC.index("He said"), DOC.index("Zakharova"), "c2")
+    merged = context.select("What did Peskov say about the exercise and the weather?",
+                            [a, b], documents={"d": doc})
+    assert len(merged) == 1
+    c = merged[0].chunk
+    assert c.chunk_id == "c1" and DOC[c.start : c.end] == c.text
+    assert c.text.startswith("Peskov spoke") and c.text.endswith("The weather was mild.")

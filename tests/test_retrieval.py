@@ -29,7 +29,10 @@ def test_modes_return_scored_passages(index, embedder, mode):
         assert len(passages) == 2 and all("Peskov" in p.chunk.text for p in passages)
     else:
         assert len(passages) == 4
-    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+    # In rank order; in hybrid mode each retriever's first pick leads, then the fused order.
+    lead = 2 if mode == "hybrid" else 0
+    rest = [p.score for p in passages[lead:]]
+    assert rest == sorted(rest, reverse=True)
     assert all(p.title.startswith("7 facts") for p in passages)
     if mode != "dense":
         assert "Peskov" in passages[0].chunk.text
@@ -69,3 +72,12 @@ def test_repeated_text_is_embedded_once_and_retrieved_once(settings, embedder, d
                                                     4)
     texts = [" ".join(p.chunk.text.split()) for p in passages]
     assert len(texts) == len(set(texts)) == 4  # a repeated text once, then other passages
+
+
+def test_hybrid_keeps_each_retrievers_first_pick(index, embedder):
+    corpus = Corpus(index)
+    q = "What did Peskov say?"
+    dense = Retriever(embedder, "dense").search(corpus, q, 1)[0].chunk.chunk_id
+    lexical = Retriever(embedder, "bm25").search(corpus, q, 1)[0].chunk.chunk_id
+    top = [p.chunk.chunk_id for p in Retriever(embedder, "hybrid").search(corpus, q, 2)]
+    assert set(top) == {dense, lexical} or (dense == lexical and top[0] == dense)
