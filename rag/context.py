@@ -21,7 +21,7 @@ not the chunk, so neither this cut nor the chunker's cut loses who is speaking:
   and, when only a pronoun names the speaker ("…,” he told JAMnews."), the sentence before;
 - a sentence ending in a colon keeps what it introduces.
 
-The rules reach about MAX_REACH characters beyond the chunk at most (to a line's start).
+The rules reach whole sentences at most MAX_REACH characters beyond the chunk.
 The kept text is still one exact span of the document, so citations keep pointing at
 exact characters.
 """
@@ -40,7 +40,10 @@ from .types import Document, Passage
 
 MODES = get_args(ContextMode)
 SENTENCES_AFTER = 0  # 1 kept no more gold evidence, at 13% more context
-MAX_REACH = 600  # characters a discourse rule may add beyond the chunk, each side
+# Characters a discourse rule may add beyond the chunk, each side: an attribution line or a
+# short quotation's opening, not a long quotation read back to its start (measured on the
+# article: 600 put the matching sentence at the end of long passages the model then missed).
+MAX_REACH = 300
 COMMON_SHARE = 0.2  # a question word in this share of the chunks or more picks no sentence
 
 
@@ -115,7 +118,9 @@ def _trim(p: Passage, terms: set[str], doc_text: str | None = None) -> Passage:
         text, base = doc_text, c.start
         window = _line_aligned(doc_text, max(0, c.start - MAX_REACH),
                                min(len(doc_text), c.end + MAX_REACH))
-    spans = sentence_spans(text, *window)
+    # Whole sentences only, and none that starts or ends farther than MAX_REACH out.
+    spans = [(lo, hi) for lo, hi in sentence_spans(text, *window)
+             if lo >= base - MAX_REACH and hi <= base + len(c.text) + MAX_REACH]
     inside = [i for i, (lo, hi) in enumerate(spans)
               if base <= lo and hi <= base + len(c.text)]
     hits = [i for i in inside if word_keys(text[spans[i][0] : spans[i][1]]) & terms]
@@ -134,11 +139,9 @@ def _trim(p: Passage, terms: set[str], doc_text: str | None = None) -> Passage:
 
 
 def _line_aligned(text: str, lo: int, hi: int) -> tuple[int, int]:
-    """Widen [lo, hi) to whole lines (a sentence never starts mid-window), within reason."""
-    start = text.rfind("\n", 0, lo) + 1
+    """Widen [lo, hi) to whole lines, so that sentences are split as in the chunker."""
     end = text.find("\n", hi)
-    end = len(text) if end < 0 else end
-    return (start if lo - start <= MAX_REACH else lo), (end if end - hi <= MAX_REACH else hi)
+    return text.rfind("\n", 0, lo) + 1, len(text) if end < 0 else end
 
 
 def _discourse(text: str, spans: list[tuple[int, int]], first: int, last: int,

@@ -117,7 +117,7 @@ def test_the_reach_beyond_a_chunk_is_bounded():
     lo = long_intro.index("The key fact")
     p = Passage(Chunk("b", "b#9", lo, len(long_intro), long_intro[lo:]), "B", 1.0)
     [kept] = context.select("What is the key fact?", [p], documents={"b": doc})
-    assert kept.chunk.start >= lo - context.MAX_REACH - 20
+    assert kept.chunk.start >= lo - context.MAX_REACH
 
 
 def test_a_word_most_chunks_hold_picks_no_sentence():
