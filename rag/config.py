@@ -71,10 +71,11 @@ class Settings(BaseSettings):
         "question (sentences) or the whole chunk (chunks).",
     )
     on_refusal: OnRefusal = Field(
-        "ask_again",
+        "quote",
         description="When the model says the documents do not say although a passage holds "
-        "the question's terms (and a value of the type it asks for): ask the model again with "
-        "that passage alone (ask_again), quote its best sentence (quote), or accept (off).",
+        "the question's terms (and a value of the type it asks for): quote that passage's "
+        "best sentence (quote), ask the model again with that passage alone (ask_again), or "
+        "accept the refusal (off).",
     )
     rrf_k: int = Field(60, ge=1, le=1000, description="Reciprocal-rank-fusion constant.")
     model: str = Field(

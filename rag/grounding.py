@@ -31,8 +31,10 @@ from .types import AnswerMode, Citation, Passage, Revision
 # How much of the model's claim (and the question) a source sentence must share to be
 # quoted in its place when the model's own words are unsupported.
 EXTRACTIVE_MIN_SHARE = 0.5
-# How much of the question's content words a passage must hold for a refusal beside it not
-# to be the final word (see answer_passage).
+# A passage must hold more than this share of the question's content words for a refusal
+# beside it not to be the final word (see answer_passage): a majority, so that a passage
+# with "Armenia" and "CSTO" but not "join" or "year" does not answer "In which year did
+# Armenia join the CSTO?".
 ANSWER_PASSAGE_MIN_SHARE = 0.5
 
 
@@ -280,7 +282,7 @@ def answer_passage(question: str, passages: Sequence[Passage], raw: str,
     answer-shaped span, if one does, so that the refusal is not the final word.
 
     A passage qualifies when it holds the question's names and numbers (but one name in
-    four), half the question's content words, a value of the type the question asks for
+    four), most of the question's content words, a value of the type the question asks for
     (if it asks for one), and shows the question's speakers speaking. The one holding most
     of the question's words wins (the higher-ranked on a tie). None when the model did not
     refuse (an answer the checks withheld is not a refusal) or no passage qualifies.
@@ -295,7 +297,7 @@ def answer_passage(question: str, passages: Sequence[Passage], raw: str,
         if not terms or not _mentions_key_terms(question, text):
             continue
         share = len(terms & set(content_terms(text))) / len(terms)
-        if share < ANSWER_PASSAGE_MIN_SHARE or not _speakers_speak(question, passage):
+        if share <= ANSWER_PASSAGE_MIN_SHARE or not _speakers_speak(question, passage):
             continue
         if want and not answer_types.holds(want, text, question):
             continue

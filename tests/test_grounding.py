@@ -170,3 +170,13 @@ def test_no_second_try_without_a_passage_that_clearly_answers():
     refusal = judge(q, q, (REPUBBLICA,), raw)
     assert answer_passage(q, (REPUBBLICA,), raw, refusal) == 1
     assert answer_passage(q, (REPUBBLICA,), "Le Monde interviewed him [1].", refusal) is None
+
+
+def test_a_passage_with_half_the_question_words_does_not_answer_it():
+    # Year, Armenia and the CSTO are all there, but not "join": no second try, no quote.
+    q = "In which year did Armenia join the CSTO?"
+    meeting = _p("And if there is no zone of responsibility, there is no organization itself,” "
+                 "said the Armenian Prime Minister on November 23, 2022 during the meeting of "
+                 "the CSTO Collective Security Council in Yerevan.", 8600)
+    raw = "The documents do not say."
+    assert answer_passage(q, (meeting,), raw, judge(q, q, (meeting,), raw)) is None

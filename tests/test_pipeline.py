@@ -168,3 +168,29 @@ def test_followup_near_the_length_limit_is_not_rejected(settings, embedder):
     history = [Turn("user", "What did Simonyan say about the Rome Statute ratification?")]
     a = p.ask("And why did Zakharova comment on it then, exactly?", history)
     assert a.question.startswith("And why")
+
+
+REFUSAL_Q = "Which newspaper interviewed Pashinyan on September 2?"
+
+
+def test_a_refusal_beside_the_answer_is_quoted(settings, embedder):
+    p, gen = make(settings, embedder, ["The documents do not say."])
+    a = p.ask(REFUSAL_Q)
+    assert a.answer_mode == "extractive" and "La Repubblica" in a.text
+    assert "La Repubblica" in a.citations[0].passage.chunk.text
+    assert any("quoted its sentence" in w for w in a.warnings) and len(gen.calls) == 1
+
+
+def test_a_refusal_beside_the_answer_is_asked_again_or_kept(settings, embedder):
+    s = settings.with_overrides(on_refusal="ask_again")
+    p, gen = make(s, embedder, ["The documents do not say.", "La Repubblica did [{n}]."])
+    n = next(i for i, x in enumerate(p.search(REFUSAL_Q), 1) if "La Repubblica" in x.chunk.text)
+    gen.answers[1] = gen.answers[1].format(n=n)
+    a = p.ask(REFUSAL_Q)
+    assert a.answer_mode == "retried" and "La Repubblica" in a.text and len(gen.calls) == 2
+    # The second prompt shows that passage alone, under its own number.
+    user = gen.calls[1][-1]["content"]
+    assert f"[{n}]\n" in user and user.count("\n[") == 1 and "La Repubblica" in user
+    off = settings.with_overrides(on_refusal="off")
+    p, gen = make(off, embedder, ["The documents do not say."])
+    assert p.ask(REFUSAL_Q).abstained and len(gen.calls) == 1
