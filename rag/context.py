@@ -36,7 +36,7 @@ from typing import get_args
 from .chunking import sentence_spans
 from .config import ContextMode
 from .text import content_terms, word_keys
-from .types import Document, Passage
+from .types import Chunk, Document, Passage
 
 MODES = get_args(ContextMode)
 SENTENCES_AFTER = 0  # 1 kept no more gold evidence, at 13% more context
@@ -53,7 +53,7 @@ def select(question: str, passages: Sequence[Passage], mode: str = "sentences",
     """The passages to put in the prompt, in rank order.
 
     ``documents`` (doc_id -> Document) lets the discourse rules reach beyond a chunk, and
-    passages of one document that overlap merge into one. ``term_share(term)``, the share
+    passages of one document that overlap or touch merge into one. ``term_share(term)``, the share
     of the corpus' chunks that hold a term, tells which question words are distinctive: a
     sentence is kept for a word that fewer than COMMON_SHARE of the chunks hold ("Peskov"
     in an article about Russia, not "Russia"), unless the passage has no such sentence.
@@ -75,10 +75,11 @@ def select(question: str, passages: Sequence[Passage], mode: str = "sentences",
         if any(o.chunk.doc_id == c.doc_id and o.chunk.start <= c.start and c.end <= o.chunk.end
                for o in out):
             continue  # an earlier passage already holds these sentences
-        overlap = next((i for i, o in enumerate(out) if o.chunk.doc_id == c.doc_id
-                        and o.chunk.start < c.end and c.start < o.chunk.end), None)
+        overlap = (next((i for i, o in enumerate(out) if o.chunk.doc_id == c.doc_id
+                         and _touch(doc.text, o.chunk, c)), None) if doc is not None else None)
         if doc is not None and overlap is not None:
-            # One span of the document, read once, at the rank of the earlier passage.
+            # One span of the document, read once, at the rank of the earlier passage: the
+            # quotation in one and the line naming its speaker in the other come together.
             o = out[overlap].chunk
             lo, hi = min(o.start, c.start), max(o.end, c.end)
             out[overlap] = replace(out[overlap], chunk=replace(o, start=lo, end=hi,
@@ -86,6 +87,12 @@ def select(question: str, passages: Sequence[Passage], mode: str = "sentences",
             continue
         out.append(trimmed)
     return out
+
+
+def _touch(text: str, a: Chunk, b: Chunk) -> bool:
+    """Whether two spans of ``text`` overlap or only whitespace lies between them."""
+    lo, hi = (a, b) if a.start <= b.start else (b, a)
+    return hi.start <= lo.end or not text[lo.end : hi.start].strip()
 
 
 _BACK_REFERENCES = frozenset(

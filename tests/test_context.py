@@ -145,3 +145,18 @@ def test_overlapping_passages_of_a_document_merge():
     c = merged[0].chunk
     assert c.chunk_id == "c1" and DOC[c.start : c.end] == c.text
     assert c.text.startswith("Peskov spoke") and c.text.endswith("The weather was mild.")
+
+
+def test_passages_that_touch_merge():
+    # Only a space lies between them: one span of the document, at the first one's rank.
+    doc = Document("d", "T", "d.txt", DOC, "0" * 64)
+    a = passage(0, DOC.index("The weather") - 1, "c1")
+    b = passage(DOC.index("The weather"), DOC.index("Zakharova") - 1, "c2")
+    [merged] = context.select("Did Peskov say the exercise or the weather?", [b, a],
+                              documents={"d": doc})
+    assert merged.chunk.chunk_id == "c2"
+    assert merged.chunk.text == DOC[: DOC.index("Zakharova") - 1]
+    # Apart (a sentence between them), they stay two passages.
+    c = passage(DOC.index("Zakharova"), len(DOC), "c3")
+    assert len(context.select("Did Peskov or Zakharova call it rude?", [a, c],
+                              documents={"d": doc})) == 2

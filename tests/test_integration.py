@@ -71,6 +71,23 @@ def test_peskov_answer_cites_his_words(qwen):
         assert c.passage.chunk.start <= c.support_start < c.support_end <= c.passage.chunk.end
     assert a.model == "qwen2.5-coder-1.5b"
     assert a.usage["prompt_tokens"] > 100 and a.usage["completion_tokens"] > 3
+    # Both of his statements, each cited: the one on the exercise and the one in reply to
+    # Pashinyan (the model alone gives one; the answer policy adds the other).
+    assert any(w in a.text for w in ("wariness", "monitor the situation")), a.text
+    assert any(w in a.text for w in ("cannot leave Armenia", "integral part")), a.text
+    assert len({c.n for c in a.citations}) >= 2
+
+
+def test_the_refusal_beside_la_repubblica_is_not_the_last_word(qwen):
+    a = qwen.ask("Which newspaper interviewed Pashinyan on September 2?")
+    assert not a.abstained and "La Repubblica" in a.text, a
+    assert any("La Repubblica" in c.passage.chunk.text for c in a.citations)
+
+
+def test_an_answer_of_another_type_is_not_given(qwen):
+    # The passage on the exercise has a date, not a number of soldiers.
+    a = qwen.ask("How many American soldiers will take part in the Eagle Partner exercise?")
+    assert a.abstained and a.citations == (), a
 
 
 @pytest.mark.parametrize("question", ["What did Angela Merkel say about Armenia?",
