@@ -320,9 +320,10 @@ def _refusal_note(n: int) -> str:
 def quote_answer(question: str, passages: Sequence[Passage], n: int,
                  refusal: Verdict) -> Verdict:
     """After a refusal beside passage ``n``: its sentence that best answers the question,
-    quoted and cited; the refusal if none qualifies (see _best_sentence)."""
+    quoted and cited, if it holds most of the question's words; the refusal if none
+    qualifies (see _best_sentence)."""
     best = _best_sentence(question, "", passages, [n])
-    if best is None:
+    if best is None or best[2] <= ANSWER_PASSAGE_MIN_SHARE:
         return replace(refusal, warnings=(*refusal.warnings, _refusal_note(n),
                                           "no sentence of it answers the question"))
     return _quoted(n, best[1], passages, [*refusal.warnings,

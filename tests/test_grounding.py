@@ -180,3 +180,18 @@ def test_a_passage_with_half_the_question_words_does_not_answer_it():
                  "the CSTO Collective Security Council in Yerevan.", 8600)
     raw = "The documents do not say."
     assert answer_passage(q, (meeting,), raw, judge(q, q, (meeting,), raw)) is None
+
+
+def test_a_quote_must_hold_most_of_the_question_itself():
+    # The passage as a whole holds most of the question's words, but no one sentence does:
+    # quoting "the output is written to sys.stderr" (another function's) would mislead.
+    q = "Where does print() send its output when no file argument is passed?"
+    text = _p("Changed in version 3.3: print() added the flush keyword argument. The file "
+              "argument is an I/O stream to which the output is written; by default "
+              "sys.stderr.", 300)
+    raw = "The documents do not say."
+    refusal = judge(q, q, (text,), raw)
+    n = answer_passage(q, (text,), raw, refusal)
+    assert n == 1
+    kept = quote_answer(q, (text,), n, refusal)
+    assert kept.abstained and any("no sentence of it answers" in w for w in kept.warnings)
