@@ -33,7 +33,7 @@ _KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("version", re.compile(_OPENING + r"(?:in\s+|since\s+|from\s+)?(?:which|what)\s+"
                            r"(?:\w+\s+)?version\b", re.IGNORECASE)),
     ("time", re.compile(_OPENING + r"when\b", re.IGNORECASE)),
-    ("name", re.compile(_OPENING + rf"(?:who|whom|whose\b|(?:which|what)\s+(?:{_NAMED_NOUNS})"
+    ("name", re.compile(_OPENING + rf"(?:(?:who|whom|whose)\b|(?:which|what)\s+(?:{_NAMED_NOUNS})"
                         r"(?:s|es)?\b)", re.IGNORECASE)),
 )
 
@@ -53,11 +53,11 @@ _YEAR = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)\b")
 _DATE = re.compile(rf"\b{_MONTH}\s+\d{{1,2}}\b|\b\d{{1,2}}\s+{_MONTH}\b", re.IGNORECASE)
 _VERSION = re.compile(r"(?<![\w.])\d+\.\d+(?:\.\d+)?(?![\w.]*\d)")
 _COUNT = re.compile(rf"\b(?:{_DIGITS}|{_NUMBER_WORD})\b", re.IGNORECASE)
-_TIME = re.compile(rf"\d|\b(?:{_MONTH}|{_WEEKDAY}|today|yesterday|tomorrow|ago|before|after|"
+_TIME = re.compile(rf"{_DIGITS}|\b(?:{_MONTH}|{_WEEKDAY}|today|yesterday|tomorrow|ago|before|after|"
                    r"since|until|during|earlier|later|soon|recently|previously|now|currently|"
                    r"morning|evening|night|week|month|year|decade|century|version)\b",
                    re.IGNORECASE)
-_CAPITALISED = re.compile(r"\b[A-Z][\w’'.-]*")
+_CAPITALISED = re.compile(r"\b[^\W\d_][\w’'.-]*")  # kept when its first letter is upper case
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,6 @@ def expected(question: str) -> Expected | None:
 
 def values(kind: Kind, text: str, question: str = "") -> list[str]:
     """The values of ``kind`` in ``text`` that ``question`` does not already hold."""
-    asked = normalize(question)
     found: list[str]
     if kind == "count":
         dates = [m.span() for m in _DATE.finditer(text)]
@@ -94,12 +93,18 @@ def values(kind: Kind, text: str, question: str = "") -> list[str]:
         found = [m.group() for m in _TIME.finditer(text)]
     else:
         asked_words = set(words(question))
-        found = [m.group() for m in _CAPITALISED.finditer(text)
-                 if (w := (words(m.group()) or [""])[0]) and w not in asked_words
+        found = [m.group() for m in _CAPITALISED.finditer(text) if m.group()[0].isupper()
+                 and (w := (words(m.group()) or [""])[0]) and w not in asked_words
                  and w not in STOPWORDS and w not in QUESTION_WORDS]
         return found
-    return [v for v in found if not re.search(rf"(?<![\w.]){re.escape(normalize(v))}(?![\w.]*\d)",
-                                              asked)]
+    return [v for v in found if not occurs(v, question)]
+
+
+def occurs(value: str, text: str) -> bool:
+    """Whether ``value`` stands in ``text`` as a whole: "3.1" is not in "3.12", "1" not in
+    "10", "ten" not in "tenants" (case, quotes and spacing folded)."""
+    return bool(re.search(rf"(?<![\w.]){re.escape(normalize(value))}(?![\w.]*\d)(?!\w)",
+                          normalize(text)))
 
 
 def holds(expected_: Expected, text: str, question: str) -> bool:

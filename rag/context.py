@@ -44,6 +44,7 @@ SENTENCES_AFTER = 0  # 1 kept no more gold evidence, at 13% more context
 # short quotation's opening, not a long quotation read back to its start (measured on the
 # article: 600 put the matching sentence at the end of long passages the model then missed).
 MAX_REACH = 300
+QUOTE_SCAN = 5000  # characters before a sentence searched for the quotation it is in
 COMMON_SHARE = 0.2  # a question word in this share of the chunks or more picks no sentence
 
 
@@ -75,9 +76,11 @@ def select(question: str, passages: Sequence[Passage], mode: str = "sentences",
         if any(o.chunk.doc_id == c.doc_id and o.chunk.start <= c.start and c.end <= o.chunk.end
                for o in out):
             continue  # an earlier passage already holds these sentences
+        same = doc is not None and doc.text[c.start : c.end] == c.text
         overlap = (next((i for i, o in enumerate(out) if o.chunk.doc_id == c.doc_id
-                         and _touch(doc.text, o.chunk, c)), None) if doc is not None else None)
-        if doc is not None and overlap is not None:
+                         and doc.text[o.chunk.start : o.chunk.end] == o.chunk.text
+                         and _touch(doc.text, o.chunk, c)), None) if same else None)
+        if overlap is not None:
             # One span of the document, read once, at the rank of the earlier passage: the
             # quotation in one and the line naming its speaker in the other come together.
             o = out[overlap].chunk
@@ -146,9 +149,12 @@ def _trim(p: Passage, terms: set[str], doc_text: str | None = None) -> Passage:
 
 
 def _line_aligned(text: str, lo: int, hi: int) -> tuple[int, int]:
-    """Widen [lo, hi) to whole lines, so that sentences are split as in the chunker."""
-    end = text.find("\n", hi)
-    return text.rfind("\n", 0, lo) + 1, len(text) if end < 0 else end
+    """Widen [lo, hi) to whole lines, so that sentences are split as in the chunker, but
+    by MAX_REACH at most (a megabyte on one line is not split for every question; a
+    sentence cut at the window's edge lies beyond the reach and is never kept)."""
+    start = max(text.rfind("\n", max(0, lo - MAX_REACH), lo) + 1, lo - MAX_REACH, 0)
+    end = text.find("\n", hi, hi + MAX_REACH + 1)
+    return start, min(len(text), hi + MAX_REACH + 1) if end < 0 else end
 
 
 def _discourse(text: str, spans: list[tuple[int, int]], first: int, last: int,
@@ -163,7 +169,9 @@ def _discourse(text: str, spans: list[tuple[int, int]], first: int, last: int,
         first -= 1
     # Starting inside a quotation: go back to where it opens (the text from the start of
     # the quotation's line to here has more opening than closing marks).
-    line_start = text.rfind("\n", 0, spans[first][0]) + 1
+    # (Counted over the line, or its last QUOTE_SCAN characters on a huge one.)
+    line_start = text.rfind("\n", max(0, spans[first][0] - QUOTE_SCAN), spans[first][0]) + 1
+    line_start = line_start or max(0, spans[first][0] - QUOTE_SCAN)
     while first > 0 and spans[first - 1][0] >= line_start and _open_quote(
             text[line_start : spans[first][0]]):
         first -= 1

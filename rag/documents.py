@@ -372,21 +372,34 @@ def _pdf_text(path: Path, max_chars: int) -> tuple[str, str | None]:
 
 def _locate(text: str, headings: list[tuple[int, str]]) -> tuple[tuple[int, int, str], ...]:
     """Offsets in the final text of the headings the HTML walk saw, in order (cleaning
-    only drops whole lines at the ends, so each is found by a forward search)."""
+    only drops whole lines at the ends, so each is found, as a line of its own, by a
+    forward search)."""
     out, pos = [], 0
     for level, heading in headings:
-        at = text.find(heading, pos)
-        if at >= 0:
-            out.append((at, level, heading))
-            pos = at + len(heading)
+        # The heading's own line, not the same words earlier in a paragraph.
+        found = re.compile(rf"^{re.escape(heading)}$", re.MULTILINE).search(text, pos)
+        if found:
+            out.append((found.start(), level, heading))
+            pos = found.end()
     return tuple(out)
 
 
-_MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
+_MD_HEADING = re.compile(r"(#{1,6})[ \t]+(\S.*)")
+_MD_FENCE = re.compile(r"\s{0,3}(```|~~~)")
 
 
 def _markdown_headings(text: str) -> tuple[tuple[int, int, str], ...]:
-    return tuple((m.start(), len(m.group(1)), m.group(2)) for m in _MD_HEADING.finditer(text))
+    """ATX headings ("## Setup"), outside fenced code blocks, with their offsets."""
+    out, at, fence = [], 0, None
+    for line in text.split("\n"):
+        if m := _MD_FENCE.match(line):
+            fence = None if fence == m.group(1) else (fence or m.group(1))
+        elif fence is None and (m := _MD_HEADING.fullmatch(line)):
+            heading = re.sub(r"[ \t]+#+$", "", m.group(2).rstrip())  # a closing "##"
+            if heading:
+                out.append((at + m.start(2), len(m.group(1)), heading))
+        at += len(line) + 1
+    return tuple(out)
 
 
 def _markdown_title(text: str) -> str | None:

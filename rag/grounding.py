@@ -208,8 +208,9 @@ def _typed(want: answer_types.Expected, question: str, kept: Sequence[CitedSente
     """Whether the answer holds a value of the type the question asks for, taken from a
     passage it cites ("1,000 soldiers" that no cited passage holds does not count)."""
     answer = " ".join(s.text for s in kept)
-    cited = normalize("\n".join(passages[n - 1].chunk.text for s in kept for n in s.cites))
-    return any(normalize(v) in cited for v in answer_types.values(want.kind, answer, question))
+    cited = "\n".join(passages[n - 1].chunk.text for s in kept for n in s.cites)
+    return any(answer_types.occurs(v, cited) for v in answer_types.values(want.kind, answer,
+                                                                          question))
 
 
 _SAY_QUESTION = re.compile(r"^\s*(?:and\s+)?what\s+(?:else\s+)?(?:did|does|do|has|have)\b",

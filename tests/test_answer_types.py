@@ -49,3 +49,16 @@ def test_a_text_holds_a_value_of_the_type(question, text, ok):
     want = expected(question)
     assert want is not None
     assert holds(want, text, question) is ok, values(want.kind, text, question)
+
+
+def test_values_stand_whole_and_names_need_not_be_ascii():
+    from rag.answer_types import occurs
+
+    assert occurs("3.1", "New in version 3.1.") and not occurs("3.1", "New in version 3.12.")
+    assert not occurs("1", "It lasts 10 days")
+    assert occurs("ten", "Ten tenants.") and not occurs("ten", "The tenants.")
+    # A number word the question holds only inside another word is still an answer.
+    assert values("count", "Ten tenants live there.", "How many tenants live there?") == ["Ten"]
+    assert values("name", "Émile Łukasz said so.", "Who said so?") == ["Émile", "Łukasz"]
+    # "Whole", "Whoever": no "who" question.
+    assert expected("Whole-number division: what does // return?") is None

@@ -295,3 +295,25 @@ def test_markdown_headings_make_the_heading_path(tmp_path: Path):
     assert [(lvl, h) for _, lvl, h in doc.headings] == [(1, "Guide"), (2, "Setup")]
     [*_, last] = chunk_document(doc, size=30, overlap=0)
     assert last.text == "Run the installer first." and last.heading == "Guide › Setup"
+
+
+def test_markdown_headings_are_read_in_linear_time_and_not_in_code(tmp_path: Path):
+    import time
+
+    from rag.documents import _markdown_headings
+
+    t0 = time.perf_counter()
+    assert _markdown_headings("# a" + " " * 5000 + "x") == ((2, 1, "a" + " " * 5000 + "x"),)
+    assert time.perf_counter() - t0 < 0.5  # was cubic: minutes at this length
+    text = "# Guide\n\n```bash\n# install deps\n```\n\n## Using C# ##\n"
+    assert [(lvl, h) for _, lvl, h in _markdown_headings(text)] == [(1, "Guide"),
+                                                                     (2, "Using C#")]
+
+
+def test_an_html_heading_is_located_on_its_own_line(tmp_path: Path):
+    page = tmp_path / "p.html"
+    page.write_text("<html><body><main><h1>Guide</h1><h2>Setup</h2><p>Read the Examples "
+                    "below.</p><h2>Examples</h2><p>One.</p></main></body></html>")
+    doc = load(SourceFile("p.html", page, "x"))
+    at = {h: offset for offset, _, h in doc.headings}
+    assert doc.text[at["Examples"] - 1] == "\n" and doc.text.index("Examples") < at["Examples"]
