@@ -24,7 +24,8 @@ _MARKERS_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[[^\]\n]{1,20}\])+)")
 
 SUPPORT_THRESHOLD = 0.6
 
-_SPEECH = (r"(?:said|says|say|stated|states|told|tells|announced|responded|replied|wrote|writes|"
+# Verbs that present someone as speaking ("Peskov said", "…,” he told JAMnews).
+SPEECH = (r"(?:said|says|say|stated|states|told|tells|announced|responded|replied|wrote|writes|"
            r"noted|notes|declared|explained|explains|believes|believe|considers|thinks|added|"
            r"commented|claimed|argued|warned|stressed|cites|calls|called|reminds|reminded|"
            r"asked|urged|insisted|described|suggested|spoke|mentioned)")
@@ -33,7 +34,7 @@ _NAME = r"([A-Z][\w’'-]+)"
 # minister declared" (the name is an adjective there) nor "Azerbaijan is to say".
 _BETWEEN = (r"(?:also|again|then|further|later|once|has|had|have|did|does|do|not|never|"
             r"just|already|openly|publicly|recently|previously|repeatedly|reportedly)")
-_SPEAKER_BEFORE = re.compile(rf"{_NAME}(?:\s+{_BETWEEN}){{0,2}}\s+{_SPEECH}\b")
+_SPEAKER_BEFORE = re.compile(rf"{_NAME}(?:\s+{_BETWEEN}){{0,2}}\s+{SPEECH}\b")
 # "according to Maria Zakharova", "..., said Peskov."
 _FULL_NAME = r"([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*)"
 _SPEAKER_AFTER = re.compile(
@@ -58,7 +59,7 @@ def shows_speaking(name: str, text: str) -> bool:
             if term_key(tok) != key:
                 continue
             before, after = tokens[max(0, i - 5) : i], tokens[i + 1 : i + 13]
-            if any(re.fullmatch(_SPEECH, w.lower()) for w in before + after) or ":" in after:
+            if any(re.fullmatch(SPEECH, w.lower()) for w in before + after) or ":" in after:
                 return True
     return False
 
@@ -145,7 +146,7 @@ def split_cited(text: str) -> list[CitedSentence]:
 _WHO = r"[^,.;:!?“”\"]{1,80}?"
 _LEADING_FRAMES = (
     # "According to political analyst Areg Kochinyan, CLAIM"; "As Peskov put it, CLAIM"
-    re.compile(rf"^(?:according to|as)\s+{_WHO}(?:\s+(?:put it|{_SPEECH}))?\s*,\s*",
+    re.compile(rf"^(?:according to|as)\s+{_WHO}(?:\s+(?:put it|{SPEECH}))?\s*,\s*",
                re.IGNORECASE),
     # "In Peskov's view, CLAIM"; "In the opinion of X, CLAIM"
     re.compile(rf"^in\s+(?:the\s+(?:view|opinion|words)\s+of\s+{_WHO}|{_WHO}['’]s?\s+"
@@ -159,13 +160,13 @@ _LEADING_FRAMES = (
                r"(?:that\s+)?", re.IGNORECASE),
     # "Peskov (also) said (that) CLAIM"; "Kochinyan does not believe that CLAIM"; "X told
     # JAMnews: CLAIM" — the speaker is a name (capitalised) within the first words.
-    re.compile(rf"^(?:[\w’'-]+\s+){{0,6}}?[A-Z][\w’'-]+(?:\s+{_BETWEEN}){{0,2}}\s+{_SPEECH}"
+    re.compile(rf"^(?:[\w’'-]+\s+){{0,6}}?[A-Z][\w’'-]+(?:\s+{_BETWEEN}){{0,2}}\s+{SPEECH}"
                rf"(?:(?:(?<=told)|(?<=tells))\s+(?:[A-Z][\w’'-]*\s*)+?(?=that\b|:|,))?"
                rf"\s*(?:that\b|:|,)?\s*"),
 )
 # "CLAIM, Peskov said." / "CLAIM, according to Zakharova." / "CLAIM,” said Peskov."
 _TRAILING_FRAME = re.compile(
-    rf"[,;]?\s*[”\"’']?\s*,?\s*(?:according to\s+{_WHO}|(?:[\w’'-]+\s+){{0,5}}?{_SPEECH}"
+    rf"[,;]?\s*[”\"’']?\s*,?\s*(?:according to\s+{_WHO}|(?:[\w’'-]+\s+){{0,5}}?{SPEECH}"
     rf"(?:\s+[\w’'-]+){{0,5}}?)\s*[.!?]*$", re.IGNORECASE)
 
 

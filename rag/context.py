@@ -34,8 +34,9 @@ from dataclasses import replace
 from typing import get_args
 
 from .chunking import sentence_spans
+from .citations import SPEECH
 from .config import ContextMode
-from .text import content_terms, word_keys
+from .text import content_terms, open_quote, word_keys
 from .types import Chunk, Document, Passage
 
 MODES = get_args(ContextMode)
@@ -100,11 +101,8 @@ def _touch(text: str, a: Chunk, b: Chunk) -> bool:
 
 _BACK_REFERENCES = frozenset(
     "this that these those it its he she his her they their them such there here both".split())
-_SPEECH = (r"(?:said|says|stated|states|told|tells|added|adds|noted|notes|explained|explains|"
-           r"stressed|wrote|writes|declared|announced|replied|responded|continued|concluded|"
-           r"asked|believes|thinks|recalled|insisted|argued|claimed)")
 # The pronoun attribution of a quotation: "…,” he told JAMnews." / "“…,” said she."
-_PRONOUN_ATTRIBUTION = re.compile(rf"[”\"]\s*,?\s*(?:(?:he|she|they)\s+{_SPEECH}|{_SPEECH}\s+"
+_PRONOUN_ATTRIBUTION = re.compile(rf"[”\"]\s*,?\s*(?:(?:he|she|they)\s+{SPEECH}|{SPEECH}\s+"
                                   r"(?:he|she|they))\b", re.IGNORECASE)
 _OPENING = "“«\""
 
@@ -113,10 +111,6 @@ def _refers_back(sentence: str) -> bool:
     """Whether a sentence opens with a word that points at the one before it."""
     first = sentence.lstrip("“\"'‘•- ").split(" ", 1)[0].strip(",.:;").lower()
     return first in _BACK_REFERENCES
-
-
-def _open_quote(text: str) -> bool:
-    return text.count("“") > text.count("”") or text.count('"') % 2 == 1
 
 
 def _trim(p: Passage, terms: set[str], doc_text: str | None = None) -> Passage:
@@ -172,7 +166,7 @@ def _discourse(text: str, spans: list[tuple[int, int]], first: int, last: int,
     # (Counted over the line, or its last QUOTE_SCAN characters on a huge one.)
     line_start = text.rfind("\n", max(0, spans[first][0] - QUOTE_SCAN), spans[first][0]) + 1
     line_start = line_start or max(0, spans[first][0] - QUOTE_SCAN)
-    while first > 0 and spans[first - 1][0] >= line_start and _open_quote(
+    while first > 0 and spans[first - 1][0] >= line_start and open_quote(
             text[line_start : spans[first][0]]):
         first -= 1
     # A quotation keeps what introduces it: "Peskov said:" on the line or sentence before.
@@ -183,7 +177,7 @@ def _discourse(text: str, spans: list[tuple[int, int]], first: int, last: int,
     # past the chunk's end only the latter, one sentence: a long quotation is not read to
     # its end for one matching sentence (its speaker is found going back, above).
     while last + 1 < len(spans) and (
-            (last + 1 <= chunk_last and _open_quote(text[spans[first][0] : spans[last][1]]))
+            (last + 1 <= chunk_last and open_quote(text[spans[first][0] : spans[last][1]]))
             or sentence(last).endswith(":")):
         last += 1
     # "…,” he told JAMnews.": the sentence before the quotation names who "he" is.

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from . import abstention, answer_types, citations, prompts
 from .chunking import sentence_spans
 from .citations import CitedSentence
-from .text import content_terms, key_terms, normalize, term_key, word_keys
+from .text import content_terms, key_terms, normalize, open_quote, term_key, word_keys
 from .types import AnswerMode, Citation, Passage, Revision
 
 # How much of the model's claim (and the question) a source sentence must share to be
@@ -264,14 +264,10 @@ def _statement(text: str, names: set[str]) -> str | None:
             continue
         j = i
         while j + 1 < len(spans) and (text[spans[j][1] - 1] == ":"
-                                      or _open_quote(text[lo : spans[j][1]])):
+                                      or open_quote(text[lo : spans[j][1]])):
             j += 1
         return " ".join(text[lo : spans[j][1]].split())
     return None
-
-
-def _open_quote(text: str) -> bool:
-    return text.count("“") > text.count("”") or text.count('"') % 2 == 1
 
 
 # --- a refusal beside the answer ---------------------------------------------------------

@@ -116,3 +116,8 @@ def term_key(term: str) -> str:
     """The form in which a key term is compared with the words of a passage."""
     w = words(term)
     return stem(w[0]) if w else ""
+
+
+def open_quote(text: str) -> bool:
+    """Whether ``text`` ends inside a quotation (more opening than closing marks)."""
+    return text.count("“") > text.count("”") or text.count('"') % 2 == 1
