@@ -25,7 +25,8 @@ class State:
     def __init__(self, settings: Settings, pipeline: Pipeline) -> None:
         self.settings = settings
         self.pipeline = pipeline
-        self.engine = AnswerEngine(pipeline, settings.max_waiting, settings.request_timeout_s)
+        self.engine = AnswerEngine(pipeline, settings.max_waiting, settings.request_timeout_s,
+                                   slots=settings.answer_slots)
         self.ready = asyncio.Event()
         self.load_error: str | None = None
         self.started = time.time()

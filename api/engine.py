@@ -1,12 +1,13 @@
-"""One llama.cpp model shared by many HTTP requests: a single slot, a bounded wait queue,
-a time limit per request, and cancellation when the client goes away.
+"""The model shared by many HTTP requests: as many answer slots as the generator runs at
+once (one llama.cpp context in process; RAG_LLM_CONCURRENCY on a server), a bounded wait
+queue behind them, a time limit per request, and cancellation when the client goes away.
 
-The pipeline is synchronous (llama.cpp is not thread-safe); each answer's stream
-(Pipeline.stream) is drained in a worker thread while the event loop stays free, so
-/health answers instantly during generation. Tokens cross from the worker thread to the
-request through an asyncio queue. To cancel (client gone, time limit), the worker stops
-reading and closes the stream, which stops the model; a prompt still being read is cut
-short by Pipeline.interrupt().
+The pipeline is synchronous; each answer's stream (Pipeline.stream) is drained in a
+worker thread while the event loop stays free, so /health answers instantly during
+generation. Tokens cross from the worker thread to the request through an asyncio
+queue. To cancel (client gone, time limit), the request sets that answer's own cancel
+event, which stops its model call (mid-prompt too, or its server request) and nothing
+else; the worker then closes the stream.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from rag.errors import AnswerTimeoutError, BusyError
@@ -30,23 +32,26 @@ class Token:
 
 
 class AnswerEngine:
-    """Serialises answers through one model slot; ``max_waiting`` may queue behind it."""
+    """Runs up to ``slots`` answers at once; ``max_waiting`` more may queue behind them."""
 
     def __init__(self, pipeline: Pipeline, max_waiting: int = 8, timeout_s: float = 120.0,
-                 retry_after_s: int = 10) -> None:
+                 retry_after_s: int = 10, slots: int = 1) -> None:
         self.pipeline = pipeline
+        self.slots = slots
         self.max_waiting = max_waiting
         self.timeout_s = timeout_s
         self.retry_after_s = retry_after_s
-        self._slot: asyncio.Lock | None = None
+        self._slot: asyncio.Semaphore | None = None
         self._admitted = 0  # answering + waiting
         self.stats = {"answered": 0, "rejected": 0, "cancelled": 0, "timed_out": 0}
         self._index_lock = threading.Lock()
+        # One thread per slot (the default pool would cap concurrency at cores + 4).
+        self._workers = ThreadPoolExecutor(slots, thread_name_prefix="answer")
 
     @property
-    def slot(self) -> asyncio.Lock:
+    def slot(self) -> asyncio.Semaphore:
         if self._slot is None:
-            self._slot = asyncio.Lock()
+            self._slot = asyncio.Semaphore(self.slots)
         return self._slot
 
     @property
@@ -65,7 +70,7 @@ class AnswerEngine:
 
     def check_capacity(self) -> None:
         """Raise BusyError now if a new request could not even wait for the model."""
-        if self._admitted >= 1 + self.max_waiting:
+        if self._admitted >= self.slots + self.max_waiting:
             self.stats["rejected"] += 1
             raise BusyError(self.retry_after_s)
 
@@ -106,7 +111,7 @@ class AnswerEngine:
         def work() -> None:
             """Drain the pipeline's stream into the queue; on cancel, close it (which
             stops the model and frees it)."""
-            events = self.pipeline.stream(question, history, top_k)
+            events = self.pipeline.stream(question, history, top_k, cancel)
             try:
                 for event in events:
                     if cancel.is_set():
@@ -118,7 +123,7 @@ class AnswerEngine:
                 events.close()
                 put(None)
 
-        future = loop.run_in_executor(None, work)
+        future = loop.run_in_executor(self._workers, work)
         finished = False
         try:
             while True:
@@ -141,8 +146,7 @@ class AnswerEngine:
                 "and was stopped") from None
         finally:
             if not finished:
-                cancel.set()
-                self.pipeline.interrupt()  # also stops a prompt that is still being read
+                cancel.set()  # also stops a prompt that is still being read
                 if not future.done():
                     self.stats["cancelled"] += 1
             # The model is free only once the worker has closed the stream.

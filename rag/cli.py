@@ -483,6 +483,9 @@ def bench_cmd(quick: bool, out_path: str, parts: tuple[str, ...], corpus: str | 
 @cli.command("serve")
 @click.option("--host", default=None, help="Address to listen on [env RAG_HOST; 127.0.0.1].")
 @click.option("--port", default=None, type=int, help="Port [env RAG_PORT; 8000].")
+@click.option("--workers", default=None, type=int,
+              help="API processes [env RAG_WORKERS; 1]; above 1 only with an LLM server "
+                   "(RAG_LLM_BACKEND=openai) and a Qdrant server (RAG_QDRANT_URL).")
 @_settings_options
 def serve_cmd(**overrides: Any) -> None:
     """Serve the HTTP API and the web chat page.
@@ -492,14 +495,70 @@ def serve_cmd(**overrides: Any) -> None:
     """
     import uvicorn
 
+    settings = _make_settings(overrides)
+    why = replicas_refused(settings)
+    if why:
+        raise RagError(why)
+    click.echo(f"Serving on http://{settings.host}:{settings.port}/ (loading the model and "
+               "index; GET /ready says when they are loaded)"
+               + (f" with {settings.workers} workers" if settings.workers > 1 else ""), err=True)
+    if settings.workers > 1:
+        # Each worker process builds its app from the environment: carry the flags there.
+        for name, value in overrides.items():
+            if value is not None:
+                os.environ[f"RAG_{name.upper()}"] = str(value)
+        uvicorn.run("api.app:create_app", factory=True, workers=settings.workers,
+                    host=settings.host, port=settings.port, log_level="warning",
+                    timeout_graceful_shutdown=5)
+        return
     from api.app import create_app
 
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                log_level="warning", timeout_graceful_shutdown=5)
+
+
+def replicas_refused(settings: Settings) -> str | None:
+    """Why ``settings.workers`` API processes cannot share the work, or None if they can."""
+    if settings.workers <= 1:
+        return None
+    lacking = []
+    if settings.llm_backend != "openai":
+        lacking.append("each worker would load its own copy of the model "
+                       "(set RAG_LLM_BACKEND=openai and RAG_LLM_URL to share an LLM server)")
+    if settings.vector_store != "qdrant" or not settings.qdrant_url:
+        lacking.append("each worker would hold its own index, and a document added through "
+                       "one would not be seen by the others (set RAG_VECTOR_STORE=qdrant and "
+                       "RAG_QDRANT_URL to share a Qdrant server; the embedded mode opens in "
+                       "one process only)")
+    return (f"--workers {settings.workers} needs shared servers: " + "; and ".join(lacking)
+            + ". With the in-process defaults, run one worker (see docs/deploy.md)")
+
+
+@cli.command("llm-server")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.option("--api-key", default=None, help="Bearer key clients must send (RAG_LLM_API_KEY "
+              "on their side).")
+@click.option("--model", "model", default=None, help="LLM preset or GGUF path [env RAG_MODEL].")
+@click.option("--threads", "n_threads", default=None, type=int, help="CPU threads.")
+@click.option("--ctx", "n_ctx", default=None, type=int, help="Context size in tokens.")
+def llm_server_cmd(host: str, port: int, api_key: str | None, **overrides: Any) -> None:
+    """Serve a model preset over the OpenAI API (llama-cpp-python's server).
+
+    Other replicas of `rag serve` then use it with RAG_LLM_BACKEND=openai and
+    RAG_LLM_URL=http://HOST:PORT/v1. One answer at a time; see docs/deploy.md for servers
+    with parallel slots.
+    """
+    import uvicorn
+
+    from .llm_server import create_app
+
     settings = _make_settings(overrides)
-    app = create_app(settings)
-    click.echo(f"Serving on http://{settings.host}:{settings.port}/ (loading the model and "
-               "index; GET /ready says when they are loaded)", err=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
-                timeout_graceful_shutdown=5)
+    app, name = create_app(settings, host, port, api_key,
+                           RichReporter(False, settings.progress_interval_s))
+    click.echo(f"Serving {name} on http://{host}:{port}/v1 (OpenAI API; set RAG_LLM_URL to "
+               "that)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
 
 
 def main(argv: list[str] | None = None) -> None:

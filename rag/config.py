@@ -14,6 +14,8 @@ IndexType = Literal["auto", "flat", "ivf", "hnsw"]
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
 ContextMode = Literal["sentences", "chunks"]
 OnRefusal = Literal["ask_again", "quote", "off"]
+LLMBackend = Literal["local", "openai"]
+VectorStoreKind = Literal["faiss", "qdrant"]
 
 
 def _default_cache_dir() -> Path:
@@ -90,6 +92,53 @@ class Settings(BaseSettings):
         description="llama.cpp CPU variant to load (haswell, zen4, ...); default: the best "
         "this CPU runs, AMX left out.",
     )
+    # --- scale-out: generation on a server, vectors in Qdrant (docs/deploy.md) ---
+    llm_backend: LLMBackend = Field(
+        "local",
+        description="Where answers are generated: in this process with llama.cpp (local) or "
+        "on an OpenAI-compatible chat-completions server at RAG_LLM_URL (openai).",
+    )
+    llm_url: str | None = Field(
+        None, description="Base URL of the OpenAI-compatible server, e.g. "
+        "http://127.0.0.1:8080/v1 (/v1 is added when the URL has no path).",
+    )
+    llm_api_key: str | None = Field(None, description="Bearer key for the LLM server, if any.")
+    llm_model: str | None = Field(
+        None, description="Model name on the LLM server; default: the one it serves, when it "
+        "serves exactly one.",
+    )
+    llm_concurrency: int = Field(
+        4, ge=1, le=256,
+        description="Answers run at once on the LLM server (its parallel slots); more wait "
+        "in the queue.",
+    )
+    llm_timeout_s: float = Field(
+        60.0, gt=0, le=3600,
+        description="Longest wait for the LLM server's next bytes (connecting: 5 s).",
+    )
+    llm_retries: int = Field(
+        3, ge=0, le=10,
+        description="Retries, with backoff, when the LLM server refuses the connection or "
+        "answers 408/429/5xx before the first word.",
+    )
+    vector_store: VectorStoreKind = Field(
+        "faiss",
+        description="Where chunk vectors (and the BM25 terms) live: FAISS files under "
+        "RAG_INDEX_DIR, or a Qdrant collection.",
+    )
+    qdrant_path: Path | None = Field(
+        None, description="Folder for Qdrant's embedded local mode (one process at a time); "
+        "default: RAG_INDEX_DIR/qdrant when RAG_QDRANT_URL is not set.",
+    )
+    qdrant_url: str | None = Field(
+        None, description="URL of a Qdrant server or cluster, e.g. http://127.0.0.1:6333.",
+    )
+    qdrant_api_key: str | None = Field(None, description="API key of the Qdrant server.")
+    qdrant_collection: str = Field(
+        "rag-chunks", min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Qdrant collection of the chunks; its documents and manifest live in "
+        "'<name>-documents'.",
+    )
     n_ctx: int = Field(4096, ge=512, le=131072, description="LLM context size in tokens.")
     n_threads: int = Field(
         default_factory=lambda: max(1, os.cpu_count() or 1),
@@ -131,6 +180,17 @@ class Settings(BaseSettings):
         10_000_000, ge=1000, le=1_000_000_000, description="Largest document upload accepted."
     )
     max_messages: int = Field(50, ge=1, le=1000, description="Most messages in one chat request.")
+    workers: int = Field(
+        1, ge=1, le=64,
+        description="API processes (rag serve); above 1 only with RAG_LLM_BACKEND=openai and a "
+        "Qdrant server (RAG_QDRANT_URL): each in-process worker would load its own model and "
+        "index.",
+    )
+
+    @property
+    def answer_slots(self) -> int:
+        """Answers generated at once: one llama.cpp context in process, or the server's slots."""
+        return self.llm_concurrency if self.llm_backend == "openai" else 1
 
     def with_overrides(self, **overrides: object) -> Settings:
         """A copy with the given fields replaced; None values are ignored (unset CLI flags)."""

@@ -72,6 +72,35 @@ class CpuMismatchError(RagError):
     http_status = 503
 
 
+class ConfigError(RagError):
+    """Settings that do not go together (a backend without its URL, ...)."""
+
+    exit_code = 2
+    http_status = 503
+
+
+class LLMServerError(RagError):
+    """The OpenAI-compatible LLM server (RAG_LLM_URL) failed, or did not answer in its API."""
+
+    exit_code = 4
+    http_status = 502
+
+
+class LLMUnavailableError(LLMServerError):
+    """The LLM server cannot be reached, or stays busy after the retries."""
+
+    http_status = 503
+    retry_after = 10
+
+
+class VectorStoreError(RagError):
+    """The vector store (Qdrant) cannot be reached or refused a request."""
+
+    exit_code = 4
+    http_status = 503
+    retry_after = 10
+
+
 class GenerationInterrupted(RagError):
     """The answer was stopped before it was complete (time limit, client gone)."""
 

@@ -1,4 +1,5 @@
-"""Generator base class and the llama-cpp-python implementation."""
+"""Generator base class and the llama-cpp-python implementation; the server one is in
+rag/openai_generator.py, and ``load_generator`` picks by RAG_LLM_BACKEND."""
 
 from __future__ import annotations
 
@@ -18,40 +19,68 @@ Messages = Sequence[dict[str, str]]
 
 
 class Generator(ABC):
-    """Streams an answer for chat messages. Subclasses implement ``stream``."""
+    """Streams an answer for chat messages. Subclasses implement ``stream``.
+
+    Each answer has its own cancel event, so one answer can be stopped while others
+    run (a server backend answers several at once). ``concurrency`` is how many answers
+    the backend runs at the same time; the API admits that many.
+    """
 
     name: str = "generator"
+    concurrency: int = 1
 
     def __init__(self) -> None:
-        self.last_usage: dict[str, int] = {}
-        self._stop = threading.Event()
+        self._usage = threading.local()
+        self._active: set[threading.Event] = set()
+        self._active_lock = threading.Lock()
+
+    @property
+    def last_usage(self) -> dict[str, int]:
+        """The token counts of the last answer this thread generated."""
+        return getattr(self._usage, "value", {})
+
+    @last_usage.setter
+    def last_usage(self, value: dict[str, int]) -> None:
+        self._usage.value = value
 
     @abstractmethod
-    def stream(self, messages: Messages, max_tokens: int = 256) -> Iterator[str]:
-        """Yield the answer's text piece by piece; set ``last_usage`` when done."""
+    def stream(self, messages: Messages, max_tokens: int = 256,
+               cancel: threading.Event | None = None) -> Iterator[str]:
+        """Yield the answer's text piece by piece; set ``last_usage`` when done. Stop soon
+        after ``cancel`` is set (a subclass that can stop mid-prompt checks it there)."""
 
     def interrupt(self) -> None:
-        """Stop the answer being generated as soon as possible: here at its next piece;
-        a subclass that can stop sooner (llama.cpp, mid-prompt) checks ``_stop`` itself."""
-        self._stop.set()
+        """Stop every answer being generated now."""
+        with self._active_lock:
+            for event in self._active:
+                event.set()
 
-    def pieces(self, messages: Messages, max_tokens: int = 256) -> Iterator[str]:
+    def pieces(self, messages: Messages, max_tokens: int = 256,
+               cancel: threading.Event | None = None) -> Iterator[str]:
         """``stream`` as the pipeline uses it: it stops (GenerationInterrupted) once
-        ``interrupt`` is called, and closing it stops the model at once."""
-        self._stop.clear()
-        stream = self.stream(messages, max_tokens)
+        ``cancel`` is set (or ``interrupt`` called), and closing it stops the model at once."""
+        cancel = cancel or threading.Event()
+        with self._active_lock:
+            self._active.add(cancel)
+        stream = self.stream(messages, max_tokens, cancel)
         try:
             for piece in stream:
-                if self._stop.is_set():
+                if cancel.is_set():
                     raise GenerationInterrupted("The answer was stopped")
                 yield piece
         finally:
             # Close now, not when the traceback is freed: the stream holds the model lock.
             stream.close()
+            with self._active_lock:
+                self._active.discard(cancel)
 
-    def complete(self, messages: Messages, max_tokens: int = 256) -> str:
+    def complete(self, messages: Messages, max_tokens: int = 256,
+                 cancel: threading.Event | None = None) -> str:
         """The whole answer at once."""
-        return "".join(self.pieces(messages, max_tokens))
+        return "".join(self.pieces(messages, max_tokens, cancel))
+
+    def close(self) -> None:  # noqa: B027 (optional hook, not abstract)
+        """Free what the backend holds (connections); the default holds nothing."""
 
 
 class LlamaCppGenerator(Generator):
@@ -80,7 +109,9 @@ class LlamaCppGenerator(Generator):
         # llama.cpp asks this between the steps of every decode, prompt evaluation
         # included, so interrupt() stops a long prompt within milliseconds (a check per
         # token would wait until the whole prompt is read).
-        self._abort = llamacpp.AbortCallback(self.llm, self._stop.is_set)
+        self._cancel: threading.Event | None = None  # the answer being generated
+        self._abort = llamacpp.AbortCallback(
+            self.llm, lambda: self._cancel is not None and self._cancel.is_set())
         self.temperature = temperature
         self.seed = seed
         self.n_ctx = n_ctx
@@ -138,8 +169,11 @@ class LlamaCppGenerator(Generator):
             self.llm.eval(prefix)
         self.llm.n_tokens = n
 
-    def stream(self, messages: Messages, max_tokens: int = 256) -> Iterator[str]:
+    def stream(self, messages: Messages, max_tokens: int = 256,
+               cancel: threading.Event | None = None) -> Iterator[str]:
+        cancel = cancel or threading.Event()
         with self.lock:
+            self._cancel = cancel
             self._start_from_prefix(messages)
             completion = 0
             chunks = self.llm.create_chat_completion(
@@ -155,20 +189,29 @@ class LlamaCppGenerator(Generator):
                     if delta:
                         completion += 1
                         yield delta
-                    if self._stop.is_set():
+                    if cancel.is_set():
                         raise GenerationInterrupted("The answer was stopped")
             except RuntimeError as e:
-                if self._stop.is_set():  # llama_decode returned 2: aborted, as asked
+                if cancel.is_set():  # llama_decode returned 2: aborted, as asked
                     raise GenerationInterrupted("The answer was stopped") from e
                 raise
             finally:
                 self._abort.disarm()
+                self._cancel = None
             total = int(self.llm.n_tokens)
             self.last_usage = {"prompt_tokens": max(0, total - completion),
                                "completion_tokens": completion}
 
 
 def load_generator(settings: Settings, reporter: Reporter = SILENT) -> Generator:
+    """The generator the settings select: llama.cpp in this process, or a server."""
+    if settings.llm_backend == "openai":
+        from .openai_generator import OpenAIGenerator
+
+        return OpenAIGenerator(settings.llm_url, settings.llm_model, settings.llm_api_key,
+                               concurrency=settings.llm_concurrency,
+                               timeout_s=settings.llm_timeout_s, retries=settings.llm_retries,
+                               temperature=settings.temperature, seed=settings.seed)
     from .models import resolve_llm
 
     path, name = resolve_llm(settings.model, settings.cache_dir, settings.model_sha256, reporter)

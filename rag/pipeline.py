@@ -39,7 +39,6 @@ class Pipeline:
         self._corpus: Corpus | None = None
         self._retriever: Retriever | None = None
         self._loading: Future | None = None
-        self._interrupted = threading.Event()
 
     # --- components ------------------------------------------------------------------------
 
@@ -59,12 +58,6 @@ class Pipeline:
             assert self._loading is not None
             self._generator = self._loading.result()  # re-raises a loading error here
         return self._generator
-
-    def interrupt(self) -> None:
-        """Stop the answer being generated now, if any (its stream raises)."""
-        self._interrupted.set()
-        if self._generator is not None:
-            self._generator.interrupt()
 
     def start_loading(self) -> None:
         """Start loading the model in a background thread, if it is not loaded.
@@ -128,14 +121,18 @@ class Pipeline:
         raise AssertionError("stream() ended without an Answer")
 
     def stream(self, question: str, history: Sequence[Turn] = (),
-               top_k: int | None = None) -> Iterator[str | Answer]:
+               top_k: int | None = None,
+               cancel: threading.Event | None = None) -> Iterator[str | Answer]:
         """The model's words as it writes them (str), then the checked Answer, last.
 
-        Closing the iterator stops the model at once. The words are the model's first
-        try, as it wrote them; the Answer says how the checks changed them (``revision``).
+        Closing the iterator stops the model at once; so does setting ``cancel`` (from
+        another thread), even while the model still reads the prompt. Answers may run
+        at once in several threads when the generator allows it (``concurrency``). The
+        words are the model's first try, as it wrote them; the Answer says how the checks
+        changed them (``revision``).
         """
         question = validate_question(question, self.settings.max_question_chars)
-        self._interrupted.clear()
+        cancel = cancel or threading.Event()
         corpus = self.corpus  # loaded (or built) before timing: timings cover answering only
         t0 = time.perf_counter()
         resolved = resolve(question, history, self.settings.history_turns)
@@ -154,18 +151,19 @@ class Pipeline:
             asked = resolved.prompt_question
             messages = prompts.build_messages(asked, passages, resolved.earlier_question)
             written: list[str] = []
-            with contextlib.closing(gen.pieces(messages, self.settings.max_tokens)) as pieces:
+            with contextlib.closing(gen.pieces(messages, self.settings.max_tokens,
+                                               cancel)) as pieces:
                 for piece in pieces:
                     written.append(piece)
                     yield piece
             raw, usage = "".join(written), dict(gen.last_usage)
             retry = None
             if grounding.needs_retry(raw):
-                if self._interrupted.is_set():
+                if cancel.is_set():
                     raise GenerationInterrupted("The answer was stopped")
                 retry = gen.complete([*messages, {"role": "assistant", "content": raw},
                                       {"role": "user", "content": prompts.RETRY}],
-                                     self.settings.max_tokens)
+                                     self.settings.max_tokens, cancel)
                 usage = _add_usage(usage, gen.last_usage)
             verdict = grounding.judge(question, asked, passages, raw, retry)
             n = (grounding.answer_passage(question, passages, raw, verdict)
@@ -173,11 +171,11 @@ class Pipeline:
             if n is not None and self.settings.on_refusal == "quote":
                 verdict = grounding.quote_answer(question, passages, n, verdict)
             elif n is not None:
-                if self._interrupted.is_set():
+                if cancel.is_set():
                     raise GenerationInterrupted("The answer was stopped")
                 narrow = prompts.build_messages(asked, passages, resolved.earlier_question,
                                                 only=(n,))
-                again = gen.complete(narrow, self.settings.max_tokens)
+                again = gen.complete(narrow, self.settings.max_tokens, cancel)
                 usage = _add_usage(usage, gen.last_usage)
                 verdict = grounding.judge_again(question, asked, passages, again, n, verdict)
         timings["generate_ms"] = (time.perf_counter() - t1) * 1000

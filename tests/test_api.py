@@ -20,13 +20,13 @@ PESKOV = "Peskov said that Russia cannot leave Armenia [{n}]."
 class Replayer(ScriptedGenerator):
     """Answers every question with the Peskov sentence, citing the right passage."""
 
-    def stream(self, messages, max_tokens=256):
+    def stream(self, messages, max_tokens=256, cancel=None):
         user = messages[-1]["content"]
         blocks = user.split("\n\n")
         n = next((i for i, b in enumerate(
             [b for b in blocks if b.startswith("[")], 1) if "cannot leave" in b), 1)
         self.answers = [PESKOV.format(n=n)]
-        yield from super().stream(messages, max_tokens)
+        yield from super().stream(messages, max_tokens, cancel)
 
 
 def make_client(settings, embedder, **overrides) -> TestClient:
@@ -295,7 +295,7 @@ def test_a_question_of_nul_characters_is_422(client):
 class Crasher(Replayer):
     """Fails after the first words, as a bug would."""
 
-    def stream(self, messages, max_tokens=256):
+    def stream(self, messages, max_tokens=256, cancel=None):
         yield "Peskov said "
         raise TypeError("TextInputSequence must be str")
 

@@ -24,7 +24,7 @@ class SlowGenerator(ScriptedGenerator):
         self.active = 0
         self.max_active = 0
 
-    def stream(self, messages, max_tokens=256):
+    def stream(self, messages, max_tokens=256, cancel=None):
         self.active += 1
         self.max_active = max(self.max_active, self.active)
         try:
@@ -117,24 +117,19 @@ def test_closing_the_stream_cancels_generation(settings, embedder):
 
 
 class PromptReader(ScriptedGenerator):
-    """Reads a long prompt (no token for ``seconds``) unless interrupted, as llama.cpp does
-    with its abort callback."""
+    """Reads a long prompt (no token for ``seconds``) unless its answer is cancelled, as
+    llama.cpp does with its abort callback."""
 
     def __init__(self, seconds: float) -> None:
         super().__init__([])
         self.seconds = seconds
-        self.stop = __import__("threading").Event()
         self.interrupted_after: float | None = None
 
-    def interrupt(self) -> None:
-        self.stop.set()
-
-    def stream(self, messages, max_tokens=256):
+    def stream(self, messages, max_tokens=256, cancel=None):
         from rag.errors import GenerationInterrupted
 
-        self.stop.clear()
         t0 = time.monotonic()
-        if self.stop.wait(self.seconds):
+        if cancel.wait(self.seconds):
             self.interrupted_after = time.monotonic() - t0
             raise GenerationInterrupted("stopped")
         yield from ANSWER.split(" ")

@@ -1,5 +1,7 @@
 """A real uvicorn server on 127.0.0.1 with the real pipeline, spoken to with httpx and the
-official openai client, and loaded with concurrent requests."""
+official openai client, and loaded with concurrent requests; each case through both
+generator backends (``any_server``): the model in process, and `rag llm-server` over the
+OpenAI API (the smallest preset)."""
 
 from __future__ import annotations
 
@@ -23,8 +25,8 @@ def peskov_cited(d: dict) -> bool:
     return any(w in c["text"] for c in d["citations"] for w in PESKOV_WORDS)
 
 
-def test_chat_over_http(server):
-    r = httpx.post(f"{server.url}/chat", timeout=120, json={
+def test_chat_over_http(any_server):
+    r = httpx.post(f"{any_server.url}/chat", timeout=120, json={
         "messages": [{"role": "user", "content": "What did Peskov say?"}]})
     assert r.status_code == 200
     d = r.json()
@@ -32,9 +34,9 @@ def test_chat_over_http(server):
     assert any(w.lower() in d["answer"].lower() for w in PESKOV_WORDS)
 
 
-def test_chat_streaming_over_http(server):
+def test_chat_streaming_over_http(any_server):
     events = []
-    with httpx.stream("POST", f"{server.url}/chat", timeout=120, json={
+    with httpx.stream("POST", f"{any_server.url}/chat", timeout=120, json={
             "messages": [{"role": "user", "content": "What did Peskov say?"}],
             "stream": True}) as r:
         for line in r.iter_lines():
@@ -46,28 +48,30 @@ def test_chat_streaming_over_http(server):
     assert peskov_cited(answer)
 
 
-def test_openai_client(server):
-    client = OpenAI(base_url=f"{server.url}/v1", api_key="not-needed", timeout=120)
-    assert [m.id for m in client.models.list()] == ["qwen2.5-coder-1.5b"]
+def test_openai_client(any_server):
+    client = OpenAI(base_url=f"{any_server.url}/v1", api_key="not-needed", timeout=120)
+    assert [m.id for m in client.models.list()] == [any_server.model]
     r = client.chat.completions.create(
-        model="qwen2.5-coder-1.5b",
+        model=any_server.model,
         messages=[{"role": "user", "content": "What did Peskov say?"}])
     assert any(w.lower() in r.choices[0].message.content.lower() for w in PESKOV_WORDS)
     assert peskov_cited(r.model_extra["rag"]) and r.model_extra["citations"]
     stream = client.chat.completions.create(
-        model="qwen2.5-coder-1.5b", stream=True,
+        model=any_server.model, stream=True,
         messages=[{"role": "user", "content": "When does the Eagle Partner exercise start?"}])
     pieces, last = [], None
     for chunk in stream:
         if chunk.choices and chunk.choices[0].delta.content:
             pieces.append(chunk.choices[0].delta.content)
         last = chunk
-    assert "September 11" in "".join(pieces)
+    assert pieces  # streamed; the 135M model's own words may get the date wrong (the
+    # checked answer's citation below is what both backends must get right)
+    assert "September 11" in "".join(pieces) or any_server.backend != "local"
     assert last.choices[0].finish_reason == "stop"
     assert any("September 11" in c["text"] for c in last.model_extra["citations"])
 
 
-def test_eight_concurrent_requests_never_5xx(server):
+def test_eight_concurrent_requests_never_5xx(any_server):
     questions = ["What did Peskov say?", "What did Zakharova say about the Lachin corridor?",
                  "When does the Eagle Partner exercise start?",
                  "How much territory has Azerbaijan occupied since May 2021?"] * 2
@@ -75,7 +79,7 @@ def test_eight_concurrent_requests_never_5xx(server):
 
     def one(q: str) -> None:
         t = time.perf_counter()
-        r = httpx.post(f"{server.url}/chat", timeout=300,
+        r = httpx.post(f"{any_server.url}/chat", timeout=300,
                        json={"messages": [{"role": "user", "content": q}]})
         results.append((q, r.status_code, r.json(), time.perf_counter() - t))
         if r.status_code == 429:
@@ -87,42 +91,48 @@ def test_eight_concurrent_requests_never_5xx(server):
     # While the model is busy, the event loop still answers at once.
     time.sleep(1.0)
     t0 = time.perf_counter()
-    assert httpx.get(f"{server.url}/health", timeout=5).status_code == 200
+    assert httpx.get(f"{any_server.url}/health", timeout=5).status_code == 200
     health_s = time.perf_counter() - t0
     for t in threads:
         t.join(600)
     statuses = sorted(code for _, code, _, _ in results)
     assert len(results) == 8 and all(code in (200, 429) for code in statuses), statuses
-    assert statuses.count(200) >= 4  # one answering + three waiting (RAG_MAX_WAITING=3)
+    slots = 1 if any_server.backend == "local" else 2  # RAG_LLM_CONCURRENCY=2
+    # the answering ones + three waiting (RAG_MAX_WAITING=3)
+    assert statuses.count(200) >= slots + 3
     assert statuses.count(429) >= 1
     expected = {"What did Peskov say?": PESKOV_WORDS,
                 "What did Zakharova say about the Lachin corridor?": ["rudeness"],
                 "When does the Eagle Partner exercise start?": ["September 11"],
                 "How much territory has Azerbaijan occupied since May 2021?": ["140"]}
-    for q, code, d, _ in results:
-        if code == 200:
-            assert not d["abstained"], (q, d["answer"])
+    answered = [(q, d) for q, code, d, _ in results if code == 200]
+    for q, d in answered:
+        assert d["question"] == q  # each answer is its own question's, never another's
+        # The default model answers all four; the 135M one behind the server may abstain.
+        assert not d["abstained"] or any_server.backend != "local", (q, d["answer"])
+        if not d["abstained"]:
             assert any(w in c["text"] for c in d["citations"] for w in expected[q]), (q, d)
+    assert sum(not d["abstained"] for _, d in answered) >= len(answered) // 2
     assert health_s < 0.5
-    ready = httpx.get(f"{server.url}/ready", timeout=5).json()
+    ready = httpx.get(f"{any_server.url}/ready", timeout=5).json()
     assert ready["busy"] == 0 and ready["stats"]["rejected"] >= 1
-    assert httpx.post(f"{server.url}/chat", timeout=120, json={
+    assert httpx.post(f"{any_server.url}/chat", timeout=120, json={
         "messages": [{"role": "user", "content": "What did Peskov say?"}]}).status_code == 200
 
 
-def test_disconnect_cancels_generation(server):
-    before = httpx.get(f"{server.url}/ready").json()["stats"]["cancelled"]
-    with httpx.stream("POST", f"{server.url}/chat", timeout=120, json={
+def test_disconnect_cancels_generation(any_server):
+    before = httpx.get(f"{any_server.url}/ready").json()["stats"]["cancelled"]
+    with httpx.stream("POST", f"{any_server.url}/chat", timeout=120, json={
             "messages": [{"role": "user", "content": "Summarise what Kochinyan said."}],
             "stream": True}) as r:
         for line in r.iter_lines():
             if line == "event: token":
                 break  # hang up after the first token
     deadline = time.time() + 30
-    while httpx.get(f"{server.url}/ready").json()["stats"]["cancelled"] == before:
+    while httpx.get(f"{any_server.url}/ready").json()["stats"]["cancelled"] == before:
         assert time.time() < deadline, "generation was not cancelled"
         time.sleep(0.2)
-    assert httpx.get(f"{server.url}/ready").json()["busy"] == 0
+    assert httpx.get(f"{any_server.url}/ready").json()["busy"] == 0
 
 
 def test_readme_examples_work_as_written(server):

@@ -22,10 +22,10 @@ class ClosableGenerator(ScriptedGenerator):
         super().__init__(answers)
         self.closed_early = False
 
-    def stream(self, messages, max_tokens: int = 256) -> Iterator[str]:
+    def stream(self, messages, max_tokens: int = 256, cancel=None) -> Iterator[str]:
         finished = False
         try:
-            yield from super().stream(messages, max_tokens)
+            yield from super().stream(messages, max_tokens, cancel)
             finished = True
         finally:
             self.closed_early = not finished
