@@ -111,3 +111,22 @@ def test_a_question_of_nul_characters_is_empty(tmp_path):
     r = rag("search", "\x01\x02\x03", env={"RAG_INDEX_DIR": str(tmp_path / "i")})
     assert_one_line_error(r, "empty")
     assert r.returncode == 2
+
+
+def test_serve_refuses_workers_with_the_in_process_defaults():
+    """Each worker would load its own model and index: refused, saying why and what to set."""
+    r = rag("serve", "--workers", "2", timeout=60)
+    assert_one_line_error(r, "--workers 2 needs shared servers", "its own copy of the model",
+                          "RAG_LLM_BACKEND=openai", "RAG_QDRANT_URL")
+    r = rag("serve", "--workers", "2", timeout=60, env={
+        "RAG_LLM_BACKEND": "openai", "RAG_LLM_URL": "http://127.0.0.1:9/v1",
+        "RAG_VECTOR_STORE": "qdrant", "RAG_QDRANT_PATH": "/tmp/q"})
+    assert_one_line_error(r, "its own index", "the embedded mode opens in one process only")
+    assert "copy of the model" not in r.stderr
+
+
+def test_an_unreachable_llm_server_is_one_line_naming_it():
+    r = rag("ask", "What did Peskov say?", timeout=120, env={
+        "RAG_LLM_BACKEND": "openai", "RAG_LLM_URL": "http://127.0.0.1:9", "RAG_LLM_RETRIES": "0"})
+    assert_one_line_error(r, "Cannot reach the LLM server at http://127.0.0.1:9/v1")
+    assert r.returncode == 4

@@ -1,4 +1,5 @@
-"""The model slot: one answer at a time, a bounded queue, time limits, cancellation."""
+"""The model slots: one answer at a time in process (as many as a server runs), a bounded
+queue, time limits, cancellation of one answer only."""
 
 import asyncio
 import time
@@ -63,6 +64,43 @@ def test_one_answer_at_a_time_and_queue_bound(pipeline):
     assert pipeline.generator.max_active == 1
     assert engine.busy == 0 and engine.stats["rejected"] == 2 and engine.stats["answered"] == 3
     assert busy[0].retry_after > 0
+
+
+def test_a_server_backend_runs_as_many_answers_as_its_slots(pipeline):
+    """RAG_LLM_CONCURRENCY=3: three answer at once, two wait, the rest get 429."""
+    engine = AnswerEngine(pipeline, max_waiting=2, timeout_s=30, slots=3)
+
+    async def main():
+        async def one():
+            try:
+                return await engine.ask("What did Peskov say?")
+            except BusyError as e:
+                return e
+
+        return await asyncio.gather(*(one() for _ in range(7)))
+
+    results = asyncio.run(main())
+    assert sum(isinstance(r, Answer) for r in results) == 5
+    assert sum(isinstance(r, BusyError) for r in results) == 2
+    assert pipeline.generator.max_active == 3
+
+
+def test_cancelling_one_answer_leaves_the_others_running(pipeline):
+    engine = AnswerEngine(pipeline, max_waiting=0, timeout_s=30, slots=3)
+
+    async def main():
+        async def whole():
+            return await engine.ask("What did Peskov say?")
+
+        others = [asyncio.create_task(whole()) for _ in range(2)]
+        stream = engine.stream("What did Peskov say?")
+        assert isinstance(await stream.__anext__(), Token)
+        await stream.aclose()  # one client hangs up
+        return await asyncio.gather(*others)
+
+    answers = asyncio.run(main())
+    assert all("cannot leave Armenia" in a.text for a in answers)
+    assert engine.stats == {"answered": 2, "rejected": 0, "cancelled": 1, "timed_out": 0}
 
 
 def test_tokens_stream_then_answer(pipeline):
