@@ -10,13 +10,18 @@ One run measures six things on the same inputs and writes BENCHMARKS.md:
    the same chunks, and re-indexing after one document of many changes;
 4. vector search at 10k / 100k / 1M synthetic chunks, exact and auto-chosen index;
 5. cold start of ``rag ask`` in a new process, minus the model's own prompt evaluation;
-6. ``rag serve`` under concurrent clients on loopback.
+6. ``rag serve`` under concurrent clients on loopback;
+7. the same load with the model in process and on an OpenAI-compatible server
+   (``rag llm-server``), on the same machine;
+8. scale: a cold start over a 1M-chunk corpus (FAISS with BM25 loaded from disk, and
+   Qdrant), with texts, not only vectors.
 
 Every timing is the median of several runs, with the spread (min-max) beside it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -46,7 +51,8 @@ if TYPE_CHECKING:
     from .generation import Generator, LlamaCppGenerator, Messages
 
 Say = Callable[[str], None]
-PARTS = ("answer", "context", "indexing", "retrieval", "cold", "server")  # in run order
+PARTS = ("answer", "context", "indexing", "retrieval", "cold", "server", "backends",
+         "scale")  # in run order
 # Run only when asked for by name, with a folder: `rag bench --part corpus --corpus DIR`.
 EXTRA_PARTS = ("corpus",)
 
@@ -85,6 +91,8 @@ class Plan:
     search_queries: int
     cold_runs: int
     load_levels: tuple[tuple[int, int, int], ...]  # (clients, requests each, max waiting)
+    backend_load: tuple[int, int] = (4, 4)  # (clients, requests each), both backends
+    scale_chunks: int = 1_000_000  # chunks of the cold-start corpus (part 8)
 
 
 FULL = Plan(quick=False, model=None, max_tokens=None, questions=12, reps=3, eval_limit=None,
@@ -93,7 +101,8 @@ FULL = Plan(quick=False, model=None, max_tokens=None, questions=12, reps=3, eval
             cold_runs=5, load_levels=((4, 4, 8), (12, 2, 4)))
 QUICK = Plan(quick=True, model="smollm2-135m", max_tokens=96, questions=2, reps=2,
              eval_limit=3, index_docs=3, sizes=(2_000, 20_000), exact_max=5_000, search_queries=50,
-             cold_runs=2, load_levels=((3, 1, 8), (6, 1, 1)))
+             cold_runs=2, load_levels=((3, 1, 8), (6, 1, 1)), backend_load=(2, 1),
+             scale_chunks=20_000)
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -714,26 +723,94 @@ def bench_server(settings: Settings, plan: Plan, say: Say) -> Table:
     return t
 
 
+# --- 7. generator backends ------------------------------------------------------------------
+
+
+def bench_backends(settings: Settings, plan: Plan, say: Say) -> Table:
+    """The same load on `rag serve` with the model in process, and with it on
+    `rag llm-server` (llama-cpp-python's OpenAI-compatible server) on this machine."""
+    from .eval import DEFAULT_GOLD, load_gold
+
+    questions = [g.question for g in load_gold(DEFAULT_GOLD) if not g.unanswerable]
+    clients, per_client = plan.backend_load
+    t = Table("backends", f"7. Generator backends: {clients} clients, in process and on a "
+              "server", ["backend", "answered", "errors", "answers/min",
+                         "latency p50 / p95 (s)"])
+    results = {}
+    base = {**os.environ, **_settings_env(settings), "RAG_MAX_WAITING": str(clients * 2)}
+    for backend in ("local", "openai"):
+        say(f"  backends: {backend}, {clients} clients × {per_client} requests")
+        with contextlib.ExitStack() as stack:
+            env = dict(base)
+            if backend == "openai":
+                llm = stack.enter_context(_process(
+                    ["llm-server"], base, "/v1/models", "`rag llm-server`"))
+                env.update(RAG_LLM_BACKEND="openai", RAG_LLM_URL=f"{llm}/v1",
+                           RAG_LLM_CONCURRENCY=str(clients))
+            url = stack.enter_context(_process(["serve"], env, "/ready", "`rag serve`"))
+            r = _load(url, clients, per_client, questions)
+        results[backend] = r
+        ok = r["latencies_s"]
+        t.rows.append([{"local": "in process (llama.cpp)",
+                        "openai": "server-backed (rag llm-server, OpenAI API)"}[backend],
+                       str(len(ok)), str(r["errors"] + r["rejected"]),
+                       f"{len(ok) / r['wall_s'] * 60:.1f}",
+                       f"{pct(ok, 50):.2f} / {pct(ok, 95):.2f}" if ok else "-"])
+    t.notes += [
+        f"Model {settings.model} in both rows, {settings.n_threads} threads, one machine "
+        "(the API and the LLM server share its cores). Each client sends its questions one "
+        "after another (/chat, JSON); nothing is rejected (queue of "
+        f"{clients * 2}).",
+        "`rag llm-server` runs one answer at a time (one llama.cpp context), as the "
+        "in-process model does, so on one machine the server row shows the cost of the "
+        "extra hop (HTTP, SSE, a second process), not a gain: the gain comes from a server "
+        "with parallel slots (`llama-server --parallel N`, vLLM) on its own machine, and "
+        "from API replicas that share it (docs/deploy.md).",
+    ]
+    t.data = {"clients": clients, "per_client": per_client, "results": results}
+    return t
+
+
+@contextlib.contextmanager
+def _process(args: list[str], env: dict[str, str], ready: str, what: str) -> Iterator[str]:
+    """``python -m rag.cli ARGS --port P`` until the block ends; yields its base URL."""
+    port = _free_port()
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen([sys.executable, "-m", "rag.cli", *args, "--port", str(port)],
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_ready(url, proc, log, ready, what)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _wait_ready(url: str, proc: subprocess.Popen, log) -> None:
+def _wait_ready(url: str, proc: subprocess.Popen, log, ready: str = "/ready",
+                what: str = "`rag serve`") -> None:
     deadline = time.time() + 300
     while time.time() < deadline:
         if proc.poll() is not None:
             log.seek(0)
-            raise RuntimeError(f"`rag serve` exited: {log.read().decode(errors='replace')[-500:]}")
+            raise RuntimeError(f"{what} exited: {log.read().decode(errors='replace')[-500:]}")
         try:
-            with urllib.request.urlopen(f"{url}/ready", timeout=2) as r:
+            with urllib.request.urlopen(f"{url}{ready}", timeout=2) as r:
                 if r.status == 200:
                     return
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.3)
-    raise RuntimeError("`rag serve` was not ready after 300 s")
+    raise RuntimeError(f"{what} was not ready after 300 s")
 
 
 def _post(url: str, body: dict[str, Any], timeout: float = 600) -> int:
@@ -910,6 +987,8 @@ def run_all(settings: Settings, plan: Plan, say: Say,
              "retrieval": lambda: bench_retrieval(settings, plan, say),
              "cold": lambda: bench_cold_start(settings, plan, say, shared),
              "server": lambda: bench_server(settings, plan, say),
+             "backends": lambda: bench_backends(settings, plan, say),
+             "scale": lambda: bench_scale(settings, plan, say),
              "corpus": lambda: bench_corpus(settings, plan, say, corpus)}
     for name in PARTS + EXTRA_PARTS:
         if name in wanted:

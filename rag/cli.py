@@ -417,10 +417,10 @@ def eval_cmd(gold: str | None, out_dir: str, compare: tuple[str, ...], baseline:
               "it as .json).")
 @click.option("--part", "parts", multiple=True,
               type=click.Choice(["answer", "context", "indexing", "retrieval", "cold", "server",
-                                 "corpus"]),
+                                 "backends", "scale", "corpus"]),
               # the names of rag.bench.PARTS + EXTRA_PARTS (not imported: `rag` starts fast)
               help="Run only these parts (repeatable), adding their tables to an existing "
-                   "report; default: the six standard parts.")
+                   "report; default: the eight standard parts.")
 @click.option("--corpus", "corpus", type=click.Path(file_okay=False, exists=True),
               default=None, help="A folder of documents for the corpus part: it is indexed "
                                  "in a new process and compared with bare encode.")

@@ -1,5 +1,5 @@
 """One index generation as the questions see it: the loaded index and what is derived from
-it (the BM25 index, the corpus vocabulary, who speaks where).
+it (the corpus vocabulary, who speaks where); the searches are the index's own.
 
 A Corpus is made once per generation and never changes; a new generation (documents
 added or removed) is a new Corpus, swapped in by the pipeline with one assignment. A
@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from .citations import shows_speaking
 from .index import Index
 from .text import code_names, term_key, word_keys
-
-if TYPE_CHECKING:
-    from .retrieval import LexicalIndex
 
 T = TypeVar("T")
 
@@ -40,17 +37,9 @@ class Corpus:
                     self._built[name] = build()
         return self._built[name]  # type: ignore[return-value]
 
-    @property
-    def lexical(self) -> LexicalIndex:
-        """BM25 over the chunks' heading paths and texts."""
-        from .retrieval import LexicalIndex
-
-        return self._once("lexical",
-                          lambda: LexicalIndex([c.search_text for c in self.index.chunks]))
-
     def term_share(self, term: str) -> float:
-        """The share of chunks holding a content term (from the BM25 index)."""
-        return self.lexical.share(term)
+        """The share of chunks holding a content term (from the index's store)."""
+        return self.index.term_share(term)
 
     @property
     def words(self) -> set[str]:

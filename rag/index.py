@@ -8,10 +8,15 @@ Layout under the index folder::
         vectors.faiss    the FAISS index; row i is chunks.jsonl line i
         chunks.jsonl     doc_id, chunk_id, start, end, text
         documents.json   doc_id -> title, path, sha256, metadata, text
+        bm25/            the BM25 index of the chunks (bm25s), loaded memory-mapped
 
 A new generation is written aside in a temporary folder, renamed into place, and only
 then does CURRENT point at it. A run killed at any moment leaves the previous
 generation live and loadable.
+
+That is the FAISS store, the default. With ``RAG_VECTOR_STORE=qdrant`` the same index
+lives in a Qdrant collection instead (rag/qdrant_store.py): ``update_index`` decides what
+changed the same way for both, and each store writes it its own way.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +39,7 @@ from .documents import Skipped, iter_documents, scan
 from .errors import IndexCorruptError, IndexNotFoundError, IndexWriteError, NoDocumentsError
 from .files import atomic_replace_dir, atomic_write_text, fsync_path
 from .progress import SILENT, Reporter, Task
+from .retrieval import LexicalIndex
 from .types import Chunk, Document
 from .vectors import build as build_vectors
 from .vectors import choose_kind
@@ -72,13 +79,20 @@ class Manifest:
 
 @dataclass
 class Index:
-    """A loaded index. ``chunks[i]`` is FAISS row i."""
+    """A loaded index. ``chunks[i]`` is FAISS row i (and BM25 document i).
+
+    The searches (``search_vectors``, ``search_terms``, ``term_share``) are what a store
+    provides; this class is the FAISS one, and rag/qdrant_store.py's QdrantIndex the other.
+    """
 
     manifest: Manifest
     documents: dict[str, Document]
     chunks: list[Chunk]
     vectors: Any  # faiss.Index
     path: Path | None = None
+    store: str = "faiss"
+    _lexical: LexicalIndex | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -100,6 +114,42 @@ class Index:
             return []
         scores, ids = self.vectors.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        """BM25 over the chunks' heading paths and texts: read from the generation's bm25/
+        (memory-mapped), or built once if it has none (a generation written before)."""
+        if self._lexical is None:
+            with self._lock:
+                if self._lexical is None:
+                    saved = self.path / "bm25" if self.path else None
+                    if saved is not None and saved.is_dir():
+                        try:
+                            self._lexical = LexicalIndex.load(saved, len(self.chunks))
+                        except (OSError, ValueError, KeyError) as e:
+                            raise IndexCorruptError(f"The BM25 index in {saved}/ is damaged "
+                                                    f"({_short(e)}): run `rag index "
+                                                    "--rebuild`") from e
+                    else:
+                        self._lexical = LexicalIndex.build([c.search_text for c in self.chunks])
+        return self._lexical
+
+    def search_terms(self, query: str, k: int) -> list[tuple[int, float]]:
+        """(row, BM25 score) of the ``k`` best chunks for the query's terms."""
+        return self.lexical.top(query, k)
+
+    def term_share(self, term: str) -> float:
+        """The share of chunks holding a content term (stemmed)."""
+        return self.lexical.share(term)
+
+    def stale(self) -> bool:
+        """Whether another process changed the index since it was loaded (a shared store)."""
+        return False
+
+    def reload(self) -> Index:
+        """The index as it is now in its store."""
+        assert self.path is not None, "an index that was never saved has nothing to reload"
+        return Index.load(self.path.parent)
 
     def all_vectors(self) -> np.ndarray:
         from .vectors import reconstruct_all
@@ -162,6 +212,9 @@ class Index:
                 os.fsync(f.fileno())
             faiss.write_index(self.vectors, str(tmp / "vectors.faiss"))
             fsync_path(tmp / "vectors.faiss")
+            self.lexical.save(tmp / "bm25")  # built here once, loaded at every start
+            for f in (tmp / "bm25").iterdir():
+                fsync_path(f)
             gen = folder / _next_generation(folder)
             atomic_replace_dir(tmp, gen)
             atomic_write_text(folder / CURRENT, gen.name + "\n", sync_dir=True)

@@ -39,6 +39,7 @@ class Pipeline:
         self._corpus: Corpus | None = None
         self._retriever: Retriever | None = None
         self._loading: Future | None = None
+        self._corpus_lock = threading.Lock()  # threads asking at once load it once
 
     # --- components ------------------------------------------------------------------------
 
@@ -76,7 +77,13 @@ class Pipeline:
     def corpus(self) -> Corpus:
         """The current index generation and its lookups (built or updated on first use)."""
         if self._corpus is None:
-            self.refresh_index()
+            with self._corpus_lock:
+                if self._corpus is None:
+                    self.refresh_index()
+        elif self._corpus.index.stale():  # another replica changed the shared store
+            with self._corpus_lock:
+                if self._corpus.index.stale():
+                    self._corpus = Corpus(self._corpus.index.reload())
         assert self._corpus is not None
         return self._corpus
 

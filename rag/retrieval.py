@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,32 +20,64 @@ if TYPE_CHECKING:
 
 
 class LexicalIndex:
-    """BM25 over the chunk texts, built in memory from the chunk store (fast: bm25s)."""
+    """BM25 over the chunk texts (bm25s): built when a FAISS generation is written, saved in
+    it, and loaded memory-mapped instead of rebuilt at every start."""
 
-    def __init__(self, texts: Sequence[str]) -> None:
-        import logging
+    def __init__(self, bm25, n: int) -> None:
+        self.bm25 = bm25
+        self.n = n
+        self.vocab: dict[str, int] = bm25.vocab_dict
+        self._indptr = np.asarray(bm25.scores["indptr"])
 
-        import bm25s
-
-        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import
-
-        self.n = len(texts)
-        tokens = [content_terms(t) for t in texts]
-        self.chunks_with: Counter[str] = Counter(t for doc in tokens for t in set(doc))
-        self.vocab = set(self.chunks_with)
-        self.bm25 = bm25s.BM25()
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> LexicalIndex:
+        bm25s = _bm25s()
+        bm25 = bm25s.BM25()
         # bm25s wants every document non-empty; a placeholder token matches no query.
-        self.bm25.index([doc or ["\x00"] for doc in tokens], show_progress=False)
+        bm25.index([content_terms(t) or ["\x00"] for t in texts], show_progress=False)
+        return cls(bm25, len(texts))
+
+    def save(self, folder: Path) -> None:
+        self.bm25.save(str(folder), show_progress=False)
+
+    @classmethod
+    def load(cls, folder: Path, n: int) -> LexicalIndex:
+        bm25 = _bm25s().BM25.load(str(folder), mmap=True)
+        if int(bm25.scores.get("num_docs", n)) != n:
+            raise ValueError(f"BM25 holds {bm25.scores.get('num_docs')} chunks, not {n}")
+        return cls(bm25, n)
 
     def share(self, term: str) -> float:
         """The fraction of chunks that hold ``term`` (a content term, stemmed)."""
-        return self.chunks_with.get(term, 0) / max(1, self.n)
+        i = self.vocab.get(term)
+        if i is None:
+            return 0.0
+        return int(self._indptr[i + 1] - self._indptr[i]) / max(1, self.n)
 
     def scores(self, query: str) -> np.ndarray:
         terms = [t for t in content_terms(query) if t in self.vocab]
         if not terms:
             return np.zeros(self.n, dtype=np.float32)
         return np.asarray(self.bm25.get_scores(terms), dtype=np.float32)
+
+    def top(self, query: str, k: int) -> list[tuple[int, float]]:
+        """(row, score) of the ``k`` best chunks with a positive score."""
+        scores = self.scores(query)
+        k = min(k, len(scores))
+        if k <= 0:
+            return []
+        best = np.argpartition(-scores, k - 1)[:k]
+        order = best[np.lexsort((best, -scores[best]))]
+        return [(int(i), float(scores[i])) for i in order if scores[i] > 0]
+
+
+def _bm25s():
+    import logging
+
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import
+    return bm25s
 
 
 def rrf(rankings: Sequence[Sequence[int]], k: int = 60) -> list[tuple[int, float]]:
@@ -74,16 +106,17 @@ class Retriever:
         dense: dict[int, float] = {}
         lexical: dict[int, float] = {}
         rankings: list[list[int]] = []
+        # Both searches run in the index's store (FAISS and BM25 files, or Qdrant's dense
+        # and sparse vectors); the fusion below is the same for every store.
         if self.mode in ("dense", "hybrid"):
             qv = self.embedder.embed_query(query)  # type: ignore[union-attr]
             hits = index.search_vectors(qv, depth)
             dense = dict(hits)
             rankings.append([i for i, _ in hits])
         if self.mode in ("bm25", "hybrid"):
-            scores = corpus.lexical.scores(query)
-            order = [int(i) for i in np.argsort(-scores, kind="stable")[:depth] if scores[i] > 0]
-            lexical = {i: float(scores[i]) for i in order}
-            rankings.append(order)
+            hits = index.search_terms(query, depth)
+            lexical = dict(hits)
+            rankings.append([i for i, _ in hits])
         if self.mode == "dense":
             ranked = [(i, s) for i, s in dense.items()]
         elif self.mode == "bm25":

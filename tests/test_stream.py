@@ -4,6 +4,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 
+from rag import index as index_module
 from rag import retrieval
 from rag.pipeline import Pipeline
 from rag.types import Answer
@@ -69,32 +70,51 @@ def test_closing_the_stream_stops_the_model(settings, embedder):
 
 def test_one_corpus_per_generation_built_once_and_swapped(settings, embedder, docs_dir,
                                                           monkeypatch):
-    built = []
+    """BM25 is built once, when a generation is written, and loaded (once, however many
+    threads ask at the same moment) by a process that starts on it: never rebuilt."""
+    calls = []
     real = retrieval.LexicalIndex
 
     class Counting(real):
-        def __init__(self, texts):
-            built.append(len(texts))
-            super().__init__(texts)
+        @classmethod
+        def build(cls, texts):
+            calls.append(("build", len(texts)))
+            return super().build(texts)
 
-    monkeypatch.setattr(retrieval, "LexicalIndex", Counting)
+        @classmethod
+        def load(cls, folder, n):
+            calls.append(("load", n))
+            return super().load(folder, n)
+
+    monkeypatch.setattr(index_module, "LexicalIndex", Counting)
     p = Pipeline(settings, embedder=embedder, generator=ScriptedGenerator([]))
     corpus = p.corpus
-    # Many threads asking at once for the BM25 index build it once.
-    barrier = threading.Barrier(8)
+    n = len(corpus.index)
+    assert calls == [("build", n)]
+    assert (corpus.index.path / "bm25").is_dir()
 
-    def search() -> None:
-        barrier.wait()
-        p.search("Peskov")
+    def search_at_once(pipe: Pipeline) -> None:
+        barrier = threading.Barrier(8)
 
-    threads = [threading.Thread(target=search) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert built == [len(corpus.index)] and p.corpus is corpus
+        def search() -> None:
+            barrier.wait()
+            pipe.search("Peskov")
+
+        threads = [threading.Thread(target=search) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    search_at_once(p)
+    assert calls == [("build", n)] and p.corpus is corpus
+    restarted = Pipeline(settings, embedder=embedder, generator=ScriptedGenerator([]))
+    search_at_once(restarted)  # a new process on the same index: loaded once, not rebuilt
+    assert calls == [("build", n), ("load", n)]
+    assert [x.chunk.chunk_id for x in restarted.search("Peskov")] == \
+        [x.chunk.chunk_id for x in p.search("Peskov")]
     retriever = p.retriever
-    # A new document is a new generation: a new Corpus (its own BM25, built on first use),
+    # A new document is a new generation: a new Corpus (its own BM25, built when written),
     # the same Retriever.
     shutil.copy(next(docs_dir.iterdir()), docs_dir / "copy.txt")
     (docs_dir / "copy.txt").write_text("Zakharova spoke about the Lachin corridor.\n")
@@ -102,4 +122,4 @@ def test_one_corpus_per_generation_built_once_and_swapped(settings, embedder, do
     assert p.corpus is not corpus and "copy.txt" in p.corpus.index.documents
     assert "copy.txt" not in corpus.index.documents  # the old one is untouched
     assert p.search("Lachin corridor Zakharova")
-    assert len(built) == 2 and p.retriever is retriever
+    assert [c for c, _ in calls].count("build") == 2 and p.retriever is retriever
