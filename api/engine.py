@@ -157,12 +157,12 @@ class AnswerEngine:
         """Retrieval only: no model slot needed."""
         return await asyncio.to_thread(self.pipeline.search, query, top_k)
 
-    def reindex_blocking(self) -> Changes:
-        """Bring the index up to date with the documents folder (one run at a time); for a
-        worker thread."""
+    def reindex_blocking(self, only: set[str] | None = None) -> Changes:
+        """Bring the index up to date with the documents folder, for the ``only`` documents
+        if given (one run at a time); for a worker thread."""
         with self._index_lock:
-            return self.pipeline.refresh_index(require_write=True)
+            return self.pipeline.refresh_index(require_write=True, only=only)
 
-    async def reindex(self) -> Changes:
+    async def reindex(self, only: set[str] | None = None) -> Changes:
         """``reindex_blocking`` off the event loop."""
-        return await asyncio.to_thread(self.reindex_blocking)
+        return await asyncio.to_thread(self.reindex_blocking, only)

@@ -161,7 +161,7 @@ def index_cmd(path: str | None, rebuild: bool, **overrides: Any) -> None:
                         ("removed", changes.removed)):
         for doc_id in items:
             click.echo(f"  {name}: {doc_id}")
-    click.echo(f"Index: {p.index.path}")
+    click.echo(f"Index: {p.index.location}")
 
 
 @cli.command("search")

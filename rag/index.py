@@ -142,6 +142,11 @@ class Index:
         """The share of chunks holding a content term (stemmed)."""
         return self.lexical.share(term)
 
+    @property
+    def location(self) -> str:
+        """Where the index lives, for a person to read."""
+        return str(self.path)
+
     def stale(self) -> bool:
         """Whether another process changed the index since it was loaded (a shared store)."""
         return False
@@ -285,14 +290,23 @@ _READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 def update_index(settings, embedder, reporter: Reporter = SILENT,
-                 rebuild: bool = False, require_write: bool = False) -> tuple[Index, Changes]:
+                 rebuild: bool = False, require_write: bool = False,
+                 only: set[str] | None = None) -> tuple[Index, Changes]:
     """Bring the index in line with the documents folder, embedding only what changed.
 
     With ``rebuild``, every document is embedded again; the old index stays live until
     the new one replaces it. Concurrent runs on one folder take turns (a file lock).
     A read-only index serves as it is (reading needs no lock); updating it, asked for
-    with ``require_write`` or ``rebuild``, is an IndexWriteError.
+    with ``require_write`` or ``rebuild``, is an IndexWriteError. With ``only``, just
+    those documents are brought in line (added, replaced or removed as the folder has
+    them); the others stay as indexed, wherever they came from.
+
+    In Qdrant (a store other processes may share), a start that asks for no write loads
+    the collection as it is, and says so if the folder differs: only an explicit update
+    (``rag index``, an upload or a delete) changes it.
     """
+    if settings.vector_store == "qdrant":
+        return _update_qdrant(settings, embedder, reporter, rebuild, require_write, only)
     folder: Path = settings.index_dir
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -306,7 +320,7 @@ def update_index(settings, embedder, reporter: Reporter = SILENT,
 
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            return _update_index(settings, embedder, reporter, rebuild)
+            return _update_index(settings, embedder, reporter, rebuild, only)
         except IndexWriteError as e:
             # The previous generation is intact: a reader may still use it, with a note.
             if require_write or rebuild or not (folder / CURRENT).is_file():
@@ -356,26 +370,50 @@ def _read_only(settings, embedder, reporter: Reporter, must_write: bool,
     return index, changes
 
 
-def _update_index(settings, embedder, reporter: Reporter,
-                  rebuild: bool) -> tuple[Index, Changes]:
+def _update_index(settings, embedder, reporter: Reporter, rebuild: bool,
+                  only: set[str] | None = None) -> tuple[Index, Changes]:
     folder: Path = settings.index_dir
-    changes = Changes()
-    sources, skipped = scan(settings.documents_dir, settings.follow_external_links)
-    changes.skipped.extend(skipped)
-
     old: Index | None = None
+    corrupt = None
     try:
         old = Index.load(folder)
     except IndexNotFoundError:
         pass
     except IndexCorruptError as e:
-        changes.rebuilt_because = f"{e}; rebuilding it"
+        corrupt = f"{e}; rebuilding it"
+    plan = _plan(settings, embedder, reporter, old, rebuild, corrupt, only)
+    return _write_faiss(settings, embedder, reporter, old if plan.keep_old else None, plan)
+
+
+@dataclass
+class _Plan:
+    """What an update does: the documents kept as indexed, and the ones (re)read."""
+
+    changes: Changes
+    keep_ids: list[str]
+    new_docs: list[Document]
+    keep_old: bool  # the old index is reused (not rebuilt)
+
+
+def _plan(settings, embedder, reporter: Reporter, old: Index | None, rebuild: bool,
+          corrupt: str | None, only: set[str] | None, refuse_mismatch: str | None = None
+          ) -> _Plan:
+    """Compare the documents folder with the index: what to keep, read, and remove."""
+    changes = Changes(rebuilt_because=corrupt)
+    sources, skipped = scan(settings.documents_dir, settings.follow_external_links)
+    if only is not None:  # just these documents; the others stay as they are
+        sources = [s for s in sources if s.doc_id in only]
+        skipped = [s for s in skipped if Path(s.path).name in only]
+    changes.skipped.extend(skipped)
+
     if old is not None and rebuild:
         changes.rebuilt_because = "Rebuilding the index as asked"
         old = None
     if old is not None:
         why = old.manifest.settings_mismatch(
             embedder.name, embedder.dimension, settings.chunk_size, settings.chunk_overlap)
+        if why and refuse_mismatch:
+            raise IndexWriteError(f"{refuse_mismatch} was {why}: {REFUSED_MISMATCH}")
         if why:
             changes.rebuilt_because = f"The index was {why}; rebuilding it"
             old = None
@@ -385,8 +423,10 @@ def _update_index(settings, embedder, reporter: Reporter,
     old_hashes = old.manifest.documents if old else {}
     current = {s.doc_id: s for s in sources}
     to_load = [s for s in sources if old_hashes.get(s.doc_id) != s.sha256]
-    changes.removed = sorted(set(old_hashes) - set(current))
-    keep_ids = [d for d in current if d in old_hashes and old_hashes[d] == current[d].sha256]
+    in_scope = set(old_hashes) if only is None else set(old_hashes) & only
+    changes.removed = sorted(in_scope - set(current))
+    keep_ids = [d for d in old_hashes if d not in in_scope
+                or (d in current and old_hashes[d] == current[d].sha256)]
 
     new_docs: list[Document] = []
     with reporter.task("Reading documents", len(to_load)) if to_load else Task() as task:
@@ -403,6 +443,7 @@ def _update_index(settings, embedder, reporter: Reporter,
         rel = next((d for d, src in current.items() if str(src.path) == s.path), None)
         if rel in old_hashes and rel not in changes.removed:
             changes.removed.append(rel)
+            keep_ids = [d for d in keep_ids if d != rel]
     for s in changes.skipped:
         reporter.note(f"Skipped {s.path}: {s.reason}")
 
@@ -412,6 +453,34 @@ def _update_index(settings, embedder, reporter: Reporter,
             f"No readable documents in {settings.documents_dir}/: add .txt, .md, .html or .pdf "
             "files there, then run `rag index`"
         )
+    return _Plan(changes, keep_ids, new_docs, keep_old=old is not None)
+
+
+REFUSED_MISMATCH = ("use the settings it was built with, or rebuild it on purpose with "
+                    "`rag index --rebuild` (every process sharing it must then use the new "
+                    "settings)")
+
+
+def _embed(settings, embedder, reporter: Reporter, plan: _Plan) -> tuple[list[Chunk], np.ndarray]:
+    """The chunks of the (re)read documents and their vectors."""
+    new_chunks = [c for d in plan.new_docs
+                  for c in chunk_document(d, settings.chunk_size, settings.chunk_overlap)]
+    if not new_chunks:
+        return [], np.zeros((0, embedder.dimension), np.float32)
+    # A text that repeats (boilerplate on many pages) is embedded once.
+    unique: dict[str, int] = {}
+    rows = [unique.setdefault(c.search_text, len(unique)) for c in new_chunks]
+    with reporter.task("Embedding chunks", len(unique)) as task:
+        vectors_unique = embedder.embed(list(unique), settings.embed_batch_size,
+                                        progress=task.advance)
+    plan.changes.chunks_embedded = len(unique)
+    return new_chunks, vectors_unique[rows]
+
+
+def _write_faiss(settings, embedder, reporter: Reporter, old: Index | None,
+                 plan: _Plan) -> tuple[Index, Changes]:
+    folder: Path = settings.index_dir
+    changes, keep_ids = plan.changes, plan.keep_ids
     if old is not None and not changes.changed:
         changes.n_chunks = len(old)
         kind = choose_kind(settings.index_type, len(old), settings.exact_max_chunks)
@@ -430,19 +499,11 @@ def _update_index(settings, embedder, reporter: Reporter,
     chunks: list[Chunk] = [old.chunks[i] for i in kept_rows] if old else []
     parts = [old.all_vectors()[kept_rows]] if old and kept_rows else []
 
-    new_chunks = [c for d in new_docs
-                  for c in chunk_document(d, settings.chunk_size, settings.chunk_overlap)]
-    for d in new_docs:
+    new_chunks, new_vectors = _embed(settings, embedder, reporter, plan)
+    for d in plan.new_docs:
         documents[d.doc_id] = d
     if new_chunks:
-        # A text that repeats (boilerplate on many pages) is embedded once.
-        unique: dict[str, int] = {}
-        rows = [unique.setdefault(c.search_text, len(unique)) for c in new_chunks]
-        with reporter.task("Embedding chunks", len(unique)) as task:
-            vectors_unique = embedder.embed(list(unique), settings.embed_batch_size,
-                                            progress=task.advance)
-        parts.append(vectors_unique[rows])
-        changes.chunks_embedded = len(unique)
+        parts.append(new_vectors)
     chunks.extend(new_chunks)
     vectors = np.concatenate(parts) if parts else np.zeros((0, embedder.dimension), np.float32)
 
@@ -465,4 +526,56 @@ def _update_index(settings, embedder, reporter: Reporter,
     except OSError as e:
         raise IndexWriteError(write_failure(e, folder)) from e
     changes.n_chunks = len(chunks)
+    return index, changes
+
+
+def _update_qdrant(settings, embedder, reporter: Reporter, rebuild: bool, require_write: bool,
+                   only: set[str] | None) -> tuple[Index, Changes]:
+    """The same update, written per document into the Qdrant collections."""
+    from .qdrant_store import open_store
+
+    store = open_store(settings)
+    old: Index | None = None
+    corrupt = None
+    try:
+        old = store.load()
+    except IndexNotFoundError:
+        pass
+    except IndexCorruptError as e:
+        if not (require_write or rebuild):
+            raise
+        corrupt = f"{e}; rebuilding it"
+    if old is not None and not (require_write or rebuild):
+        why = old.manifest.settings_mismatch(embedder.name, embedder.dimension,
+                                             settings.chunk_size, settings.chunk_overlap)
+        if why:
+            raise IndexWriteError(f"The Qdrant collection {store.collection!r} was {why}: "
+                                  f"{REFUSED_MISMATCH}")
+        sources, _ = scan(settings.documents_dir, settings.follow_external_links)
+        folder = {s.doc_id: s.sha256 for s in sources}
+        differ = sorted(d for d in set(folder) | set(old.manifest.documents)
+                        if folder.get(d) != old.manifest.documents.get(d))
+        if differ:
+            reporter.note(f"The documents folder and the Qdrant collection differ on "
+                          f"{len(differ)} document(s) ({', '.join(differ[:3])}"
+                          f"{', ...' if len(differ) > 3 else ''}); answering from the "
+                          "collection: `rag index` brings it in line with the folder")
+        return old, Changes(unchanged=sorted(old.documents), n_chunks=len(old))
+    plan = _plan(settings, embedder, reporter, old, rebuild, corrupt, only,
+                 refuse_mismatch=f"The Qdrant collection {store.collection!r}")
+    changes = plan.changes
+    if plan.keep_old and not changes.changed:
+        changes.n_chunks = len(old)
+        return old, changes
+    new_chunks, new_vectors = _embed(settings, embedder, reporter, plan)
+    if not plan.keep_old:
+        store.create(Manifest(embedding_model=embedder.name, dimension=embedder.dimension,
+                              chunk_size=settings.chunk_size,
+                              chunk_overlap=settings.chunk_overlap, documents={}, n_chunks=0,
+                              index_type="qdrant",
+                              created_at=datetime.now(UTC).isoformat(timespec="seconds")))
+    store.apply(changes.removed + changes.updated if plan.keep_old else [], plan.new_docs,
+                new_chunks, new_vectors, reporter)
+    index = store.load()
+    changes.n_chunks = len(index)
     return index, changes

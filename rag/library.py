@@ -4,7 +4,8 @@ A new file is written next to the others under a hidden name (the index skips th
 checked by loading it as the indexer will, and only then moved into place; if indexing
 fails, the folder is put back as it was, so the folder and the index never disagree.
 Plain functions and no web framework: the API runs them in a worker thread. ``reindex``
-is whatever brings the index up to date (the API's engine serialises those runs).
+brings the index up to date for the named documents only (the API's engine serialises
+those runs), so replicas sharing one Qdrant store never touch each other's documents.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def safe_filename(name: str) -> str:
 
 
 def add_document(settings: Settings, filename: str, source: BinaryIO, replace: bool,
-                 reindex: Callable[[], Changes]) -> tuple[StoredDocument, Changes]:
+                 reindex: Callable[[set[str]], Changes]) -> tuple[StoredDocument, Changes]:
     """Store the bytes of ``source`` as ``filename`` (made safe) and index them.
 
     Refused, with the folder unchanged, if the name is taken and not ``replace``, if the
@@ -95,7 +96,7 @@ def add_document(settings: Settings, filename: str, source: BinaryIO, replace: b
             os.replace(target, backup)
         os.replace(tmp, target)
         try:
-            changes = reindex()
+            changes = reindex({name})
         except Exception:
             target.unlink(missing_ok=True)  # the index was not switched: undo the file
             if backup:
@@ -110,7 +111,7 @@ def add_document(settings: Settings, filename: str, source: BinaryIO, replace: b
 
 
 def remove_document(settings: Settings, doc_id: str, known_ids: Collection[str],
-                    reindex: Callable[[], Changes]) -> Changes:
+                    reindex: Callable[[set[str]], Changes]) -> Changes:
     """Remove document ``doc_id`` (one of ``known_ids``, the indexed ones) from the folder
     and the index. The last document is refused before anything is touched; if
     ``reindex`` raises, the file is put back."""
@@ -128,7 +129,7 @@ def remove_document(settings: Settings, doc_id: str, known_ids: Collection[str],
         backup = path.with_name(f".removed-{uuid.uuid4().hex}-{path.name}")
         os.replace(path, backup)
     try:
-        changes = reindex()
+        changes = reindex({doc_id})
     except Exception as e:
         if backup:
             os.replace(backup, path)

@@ -98,14 +98,16 @@ class Pipeline:
                                         self.settings.rrf_k)
         return self._retriever
 
-    def refresh_index(self, rebuild: bool = False, require_write: bool = False) -> Changes:
-        """Build the index, or bring it up to date with the documents folder; the new
-        generation replaces the old one in one step (questions under way keep theirs).
+    def refresh_index(self, rebuild: bool = False, require_write: bool = False,
+                      only: set[str] | None = None) -> Changes:
+        """Build the index, or bring it up to date with the documents folder (for the
+        ``only`` documents, if given); the new generation replaces the old one in one step
+        (questions under way keep theirs).
 
         A read-only index is used as it is, unless ``require_write`` (an explicit update).
         """
         index, changes = update_index(self.settings, self.embedder, self.reporter,
-                                      rebuild=rebuild, require_write=require_write)
+                                      rebuild=rebuild, require_write=require_write, only=only)
         self._corpus = Corpus(index)
         return changes
 

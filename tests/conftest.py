@@ -79,6 +79,15 @@ def settings(tmp_path: Path, docs_dir: Path) -> Settings:
                     cache_dir=tmp_path / "cache", chunk_size=400, chunk_overlap=80)
 
 
+STORES = ["faiss", "qdrant"]  # every vector store a user can select
+
+
+@pytest.fixture(params=STORES)
+def store_settings(request, settings: Settings) -> Settings:
+    """``settings`` on each vector store: FAISS files, and Qdrant's embedded local mode."""
+    return settings.with_overrides(vector_store=request.param)
+
+
 @pytest.fixture
 def embedder() -> HashEmbedder:
     return HashEmbedder()

@@ -409,3 +409,18 @@ def test_every_cpu_variant_this_machine_runs_answers_or_is_refused_cleanly(tmp_p
         assert {"skylakex", "icelake", "cooperlake", "zen4"} <= set(ran), refused
     for why in refused.values():
         assert "make rebuild-llama" in why and ("SIGILL" in why or "lacks" in why), why
+
+
+def test_the_qdrant_store_answers_as_faiss_does(qwen, workdir, tmp_path):
+    """The real MiniLM vectors in Qdrant's embedded mode, with its own BM25 (server-side
+    IDF): the same passages come back as from FAISS + bm25s, and the answer cites Peskov."""
+    q = Pipeline(real_settings(workdir, vector_store="qdrant", qdrant_path=tmp_path / "q"),
+                 embedder=qwen.embedder, generator=qwen.generator)
+    assert q.index.store == "qdrant" and len(q.index) == len(qwen.index)
+    for question in ("What did Peskov say?", "When does the Eagle Partner exercise start?",
+                     "How much territory has Azerbaijan occupied since May 2021?"):
+        ours = [p.chunk.chunk_id for p in q.search(question)]
+        faiss = [p.chunk.chunk_id for p in qwen.search(question)]
+        assert ours[0] == faiss[0] and len(set(ours) & set(faiss)) >= 3, (question, ours, faiss)
+    a = q.ask("What did Peskov say?")
+    assert not a.abstained and any("Peskov" in c.passage.chunk.text for c in a.citations)

@@ -22,9 +22,11 @@ class FakeReindex:
         self.folder = folder
         self.error = error
         self.seen: list[list[str]] = []
+        self.only: list[set[str]] = []  # the documents each call was asked to bring in line
 
-    def __call__(self) -> object:
+    def __call__(self, only: set[str]) -> object:
         self.seen.append(listing(self.folder))
+        self.only.append(only)
         if self.error:
             raise self.error
         return CHANGES
@@ -110,6 +112,7 @@ def test_add_stores_the_file_then_reindexes(settings, folder):
     assert stored == StoredDocument("Lake_Sevan.md", folder.resolve() / "Lake_Sevan.md", False)
     assert changes is CHANGES
     assert reindex.seen == [["Lake_Sevan.md"]]  # in place, no temporary file beside it
+    assert reindex.only == [{"Lake_Sevan.md"}]  # that document only
     assert (folder / "Lake_Sevan.md").read_bytes() == LAKE
     assert listing(folder) == ["Lake_Sevan.md"]
 

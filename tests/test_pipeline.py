@@ -8,6 +8,12 @@ from rag.types import Turn
 
 from .conftest import ScriptedGenerator
 
+
+@pytest.fixture
+def settings(store_settings):
+    """Every pipeline test runs on each vector store (FAISS and Qdrant)."""
+    return store_settings
+
 CONTRACT_KEYS = {"question", "answer", "abstained", "citations", "passages", "model", "timings"}
 PASSAGE_KEYS = {"n", "doc_id", "chunk_id", "title", "text", "start", "end", "score"}
 

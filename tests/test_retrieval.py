@@ -5,6 +5,12 @@ from rag.index import update_index
 from rag.retrieval import Retriever, rrf
 
 
+@pytest.fixture
+def settings(store_settings):
+    """Every retrieval test runs on each vector store (FAISS and Qdrant)."""
+    return store_settings
+
+
 def test_rrf_exact_values():
     fused = rrf([[1, 2, 3], [3, 1]], k=60)
     assert [i for i, _ in fused] == [1, 3, 2]
