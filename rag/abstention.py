@@ -8,7 +8,7 @@ retrieved passage contains means the documents cannot answer it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 
 from .citations import speakers
@@ -40,7 +40,7 @@ class EvidenceCheck:
         return "the documents never mention " + ", ".join(self.missing)
 
 
-def check_evidence(question: str, passages: Sequence[Passage], corpus_words: set[str],
+def check_evidence(question: str, passages: Sequence[Passage], corpus_words: Container[str],
                    speaks: Callable[[str], bool]) -> EvidenceCheck:
     """Abstain before generation when the documents cannot hold the answer.
 
@@ -53,14 +53,19 @@ def check_evidence(question: str, passages: Sequence[Passage], corpus_words: set
     """
     if not passages:
         return EvidenceCheck(True)
-    present = set().union(*(word_keys(p.chunk.text) for p in passages)) | corpus_words
+    present = set().union(*(word_keys(p.chunk.text) for p in passages))
+
+    def anywhere(key: str) -> bool:
+        return key in present or key in corpus_words
+
     # "Russian-led": one part in the documents is enough.
     missing = tuple(t for t in key_terms(question, skip_first=True)
-                    if not any(term_key(part) in present for part in t.split("-") if part))
+                    if not any(anywhere(term_key(part)) for part in t.split("-") if part))
     # Code names: "os.process_cpu_count()" in no document is a function they do not have,
     # even though "process", "cpu" and "count" are all words of theirs.
-    known = set().union(*(code_names(p.chunk.text) for p in passages)) | corpus_words
-    unknown = {n for n in code_names(question) if n not in known and _tail(n) not in known}
+    known = set().union(*(code_names(p.chunk.text) for p in passages))
+    unknown = {n for n in code_names(question) if not any(
+        x in known or x in corpus_words for x in (n, _tail(n)))}
     missing += tuple(sorted(n for n in unknown  # named once: not "path.walk" beside it
                             if not any(o.endswith(f".{n}") for o in unknown)))
     if missing:

@@ -11,12 +11,12 @@ threads may ask for them at the same moment.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TypeVar
 
 from .citations import shows_speaking
 from .index import Index
-from .text import code_names, term_key, word_keys
+from .text import term_key, word_keys
 
 T = TypeVar("T")
 
@@ -42,17 +42,23 @@ class Corpus:
         return self.index.term_share(term)
 
     @property
-    def words(self) -> set[str]:
-        """Every word of the documents (stemmed), and their code names ("os.cpu_count")."""
-        return self._once("words", lambda: set().union(
-            *(word_keys(d.text) | code_names(d.text) for d in self.index.documents.values())))
+    def words(self) -> Collection[str]:
+        """Every word of the documents (stemmed), and their code names ("os.cpu_count"):
+        the index's vocabulary, which is kept per document and read, not recounted."""
+        return self.index.vocabulary
 
     def speaks(self, name: str) -> bool:
-        """Whether some chunk of the documents shows ``name`` speaking."""
+        """Whether some chunk of the documents shows ``name`` speaking. The chunks looked
+        at are the ones that hold the name (its best BM25 matches, at most SPEAKER_SCAN),
+        not the whole corpus."""
         key = term_key(name)
         if key not in self._speaks:
-            found = any(shows_speaking(name, c.text) for c in self.index.chunks
-                        if key in word_keys(c.text))
+            rows = [row for row, _ in self.index.search_terms(name, SPEAKER_SCAN)]
+            found = any(shows_speaking(name, self.index.chunks[row].text) for row in rows
+                        if key in word_keys(self.index.chunks[row].text))
             with self._lock:
                 self._speaks[key] = found
         return self._speaks[key]
+
+
+SPEAKER_SCAN = 1000

@@ -19,7 +19,7 @@ Every rule works on CitedSentence values; the model's text is parsed once, here.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from . import abstention, answer_types, citations, prompts
@@ -59,7 +59,7 @@ def _abstain(why: str | None = None, warnings: Sequence[str] = ()) -> Verdict:
     return Verdict(text, "abstained", warnings=tuple(warnings))
 
 
-def before_generation(question: str, passages: Sequence[Passage], corpus_words: set[str],
+def before_generation(question: str, passages: Sequence[Passage], corpus_words: Container[str],
                       speaks: Callable[[str], bool]) -> Verdict | None:
     """An abstention when the documents cannot hold the answer; None to ask the model."""
     evidence = abstention.check_evidence(question, passages, corpus_words, speaks)

@@ -9,6 +9,8 @@ Layout under the index folder::
         chunks.jsonl     doc_id, chunk_id, start, end, text
         documents.json   doc_id -> title, path, sha256, metadata, text
         bm25/            the BM25 index of the chunks (bm25s), loaded memory-mapped
+        vocabulary.json  every word of the documents (stemmed) and code name, with the
+                         number of documents that hold it (updated per document)
 
 A new generation is written aside in a temporary folder, renamed into place, and only
 then does CURRENT point at it. A run killed at any moment leaves the previous
@@ -27,6 +29,7 @@ import os
 import shutil
 import tempfile
 import threading
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +43,7 @@ from .errors import IndexCorruptError, IndexNotFoundError, IndexWriteError, NoDo
 from .files import atomic_replace_dir, atomic_write_text, fsync_path
 from .progress import SILENT, Reporter, Task
 from .retrieval import LexicalIndex
+from .text import code_names, word_keys
 from .types import Chunk, Document
 from .vectors import build as build_vectors
 from .vectors import choose_kind
@@ -92,6 +96,7 @@ class Index:
     path: Path | None = None
     store: str = "faiss"
     _lexical: LexicalIndex | None = field(default=None, repr=False)
+    _vocabulary: Counter[str] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __len__(self) -> int:
@@ -137,6 +142,20 @@ class Index:
     def search_terms(self, query: str, k: int) -> list[tuple[int, float]]:
         """(row, BM25 score) of the ``k`` best chunks for the query's terms."""
         return self.lexical.top(query, k)
+
+    @property
+    def vocabulary(self) -> Counter[str]:
+        """Every word key and code name of the documents -> how many documents hold it:
+        read from the generation (written when it was), or counted once if it has none."""
+        if self._vocabulary is None:
+            with self._lock:
+                if self._vocabulary is None:
+                    saved = self.path / "vocabulary.json" if self.path else None
+                    if saved is not None and saved.is_file():
+                        self._vocabulary = Counter(json.loads(saved.read_text()))
+                    else:
+                        self._vocabulary = count_vocabulary(self.documents.values())
+        return self._vocabulary
 
     def term_share(self, term: str) -> float:
         """The share of chunks holding a content term (stemmed)."""
@@ -218,6 +237,7 @@ class Index:
             faiss.write_index(self.vectors, str(tmp / "vectors.faiss"))
             fsync_path(tmp / "vectors.faiss")
             self.lexical.save(tmp / "bm25")  # built here once, loaded at every start
+            _write_json(tmp / "vocabulary.json", dict(self.vocabulary))
             for f in (tmp / "bm25").iterdir():
                 fsync_path(f)
             gen = folder / _next_generation(folder)
@@ -229,6 +249,18 @@ class Index:
         _remove_old_generations(folder, keep=gen.name)
         self.path = gen
         return gen
+
+
+def document_vocabulary(doc: Document) -> set[str]:
+    """The word keys and code names of one document (what abstention looks terms up in)."""
+    return word_keys(doc.text) | code_names(doc.text)
+
+
+def count_vocabulary(documents) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for d in documents:
+        counts.update(document_vocabulary(d))
+    return counts
 
 
 def _short(e: BaseException) -> str:
@@ -520,7 +552,14 @@ def _write_faiss(settings, embedder, reporter: Reporter, old: Index | None,
         index_params=params,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    index = Index(manifest, documents, chunks, faiss_index)
+    # The vocabulary, per document: the old counts, less the documents that went, plus the
+    # new ones (a corpus-wide recount on every upload would grow with the corpus).
+    vocabulary = Counter(old.vocabulary) if old is not None else Counter()
+    for d in set(old.documents) - keep if old is not None else ():
+        vocabulary.subtract(document_vocabulary(old.documents[d]))
+    vocabulary.update(count_vocabulary(plan.new_docs))
+    index = Index(manifest, documents, chunks, faiss_index,
+                  _vocabulary=Counter({k: v for k, v in vocabulary.items() if v > 0}))
     try:
         index.save(folder)
     except OSError as e:

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from rag.errors import IndexWriteError, NoDocumentsError, VectorStoreError
-from rag.index import update_index
+from rag.index import count_vocabulary, update_index
 from rag.library import add_document, remove_document
 from rag.pipeline import Pipeline
 from rag.progress import Reporter
@@ -63,10 +63,14 @@ def test_incremental_updates_and_deletes_per_document(store_settings, embedder, 
     assert [c.text for c in index.chunks if c.doc_id == "note.md"] == [
         "# Note\n\nThe lake Sevan is small."]
     assert not index.search_terms("blue", 5)  # the old version's chunk is gone
+    assert index.vocabulary == count_vocabulary(index.documents.values())  # kept per document
+    assert "small" in index.vocabulary and "blue" not in index.vocabulary
     (docs_dir / "note.md").unlink()
     index, changes = write(store_settings, embedder)
     assert changes.removed == ["note.md"] and set(index.documents) == {DOC}
     assert not index.search_terms("Sevan", 5)
+    assert "sevan" not in index.vocabulary and "peskov" in index.vocabulary
+    assert index.vocabulary == count_vocabulary(index.documents.values())
 
 
 def test_only_the_named_documents_are_brought_in_line(store_settings, embedder, docs_dir):
