@@ -38,6 +38,7 @@ class SourceFile:
     doc_id: str
     path: Path
     sha256: str
+    stat: tuple[int, int] = (0, 0)  # size and mtime in ns when hashed
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,15 @@ def doc_id_for(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-def scan(root: Path, follow_external_links: bool = False) -> tuple[list[SourceFile], list[Skipped]]:
+def scan(root: Path, follow_external_links: bool = False,
+         known: dict[str, tuple[str, tuple[int, int]]] | None = None,
+         ) -> tuple[list[SourceFile], list[Skipped]]:
     """Find supported files under ``root`` (recursively) and hash their bytes.
 
     A link that leads out of ``root`` is skipped unless ``follow_external_links``: a
-    document folder must not serve /etc/hostname because someone linked it in.
+    document folder must not serve /etc/hostname because someone linked it in. ``known``
+    (doc_id -> sha256, (size, mtime in ns)) spares reading a file whose size and
+    modification time are those it had when it was hashed, as git's index does.
     """
     if not root.is_dir():
         raise NoDocumentsError(
@@ -75,12 +80,18 @@ def scan(root: Path, follow_external_links: bool = False) -> tuple[list[SourceFi
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             skipped.append(Skipped(str(path), f"unsupported type {path.suffix or '(none)'}"))
             continue
+        doc_id = doc_id_for(path, root)
         try:
+            st = path.stat()
+            stat = (st.st_size, st.st_mtime_ns)
+            if known and doc_id in known and tuple(known[doc_id][1]) == stat and stat[1]:
+                found.append(SourceFile(doc_id, path, known[doc_id][0], stat))
+                continue
             data = path.read_bytes()
         except OSError as e:
             skipped.append(Skipped(str(path), f"unreadable: {e.strerror or e}"))
             continue
-        found.append(SourceFile(doc_id_for(path, root), path, hashlib.sha256(data).hexdigest()))
+        found.append(SourceFile(doc_id, path, hashlib.sha256(data).hexdigest(), stat))
     return found, skipped
 
 

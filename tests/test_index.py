@@ -76,9 +76,9 @@ def test_settings_change_rebuilds(settings, embedder):
 def test_damaged_index_is_detected_and_rebuilt(settings, embedder, damage):
     update_index(settings, embedder)
     gen = settings.index_dir / (settings.index_dir / CURRENT).read_text().strip()
-    if damage == "chunks":
-        lines = (gen / "chunks.jsonl").read_text().splitlines()
-        (gen / "chunks.jsonl").write_text("\n".join(lines[:-3]) + "\n")
+    if damage == "chunks":  # cut short, as a half-written file would be
+        data = (gen / "chunks.npy").read_bytes()
+        (gen / "chunks.npy").write_bytes(data[: len(data) - 120])
     elif damage == "manifest":
         (gen / "manifest.json").write_text("{not json")
     elif damage == "vectors":

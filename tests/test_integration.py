@@ -172,13 +172,14 @@ def test_cli_rebuilds_a_damaged_index_and_says_so(qwen, workdir, tmp_path):
     from rag.index import CURRENT
 
     gen = workdir / "index" / (workdir / "index" / CURRENT).read_text().strip()
-    chunks = (gen / "chunks.jsonl").read_text().splitlines()
-    (gen / "chunks.jsonl").write_text("\n".join(chunks[: len(chunks) // 2]))  # half-written
+    n = len(Index.load(workdir / "index"))
+    data = (gen / "chunks.npy").read_bytes()
+    (gen / "chunks.npy").write_bytes(data[: len(data) // 2])  # half-written
     r = rag_cli("search", "Peskov", workdir=workdir)
     assert r.returncode == 0, r.stderr
     assert "damaged" in r.stderr and "rebuilding" in r.stderr
     assert "Peskov" in r.stdout
-    assert len(Index.load(workdir / "index")) == len(chunks)
+    assert len(Index.load(workdir / "index")) == n
 
 
 def test_any_local_sentence_transformers_folder(qwen, workdir, tmp_path):

@@ -214,3 +214,26 @@ def test_an_unreachable_qdrant_server_names_its_url(qdrant):
     with pytest.raises(VectorStoreError, match=f"Qdrant at {url} failed"):
         QdrantStore(qdrant.with_overrides(qdrant_url=url))
     assert time.monotonic() - t0 < 35
+
+
+@pytest.mark.filterwarnings("ignore:Payload indexes have no effect")
+def test_a_replica_never_creates_a_shared_collection_at_start(qdrant, embedder, monkeypatch):
+    """On a Qdrant server, replicas starting at once must not each build (and drop) the
+    collection: only `rag index` creates it; a start without one is a clear error. (The
+    server is stood in for by the embedded mode, flagged as remote.)"""
+    from rag import qdrant_store
+    from rag.errors import IndexNotFoundError
+
+    real = qdrant_store.open_store
+
+    def remote(settings):
+        store = real(settings)
+        store.remote = True
+        return store
+
+    monkeypatch.setattr(qdrant_store, "open_store", remote)
+    with pytest.raises(IndexNotFoundError, match="run `rag index`"):
+        update_index(qdrant, embedder)
+    index, changes = write(qdrant, embedder)  # `rag index`: created on purpose
+    assert changes.added == [DOC]
+    assert update_index(qdrant, embedder)[0].chunks == index.chunks
