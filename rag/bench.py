@@ -976,16 +976,16 @@ def bench_scale(settings: Settings, plan: Plan, say: Say) -> Table:
                 t0 = time.perf_counter()
                 proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         env=env)
-                byte = proc.stdout.read(1)
-                took = time.perf_counter() - t0
-                rest = proc.stdout.read()
-                err = proc.stderr.read().decode(errors="replace")
-                _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak memory
-                proc.returncode = os.waitstatus_to_exitcode(status)
+                with _PeakMemory(proc.pid) as memory:
+                    byte = proc.stdout.read(1)
+                    took = time.perf_counter() - t0
+                    rest = proc.stdout.read()
+                    err = proc.stderr.read().decode(errors="replace")
+                proc.wait()
                 if proc.returncode != 0 or not byte:
                     raise RuntimeError(f"`rag ask` failed on the {store} scale corpus: "
                                        f"{err.strip()[-300:]}")
-                peak.append(usage.ru_maxrss / 1024)
+                peak.append(memory.peak_mb)
                 if as_json:
                     messages = _prompt_of(json.loads(byte + rest))
                 else:
@@ -1025,6 +1025,35 @@ def bench_scale(settings: Settings, plan: Plan, say: Say) -> Table:
 
 
 QDRANT_LOCAL_MAX = 20_000
+
+
+class _PeakMemory:
+    """A child's peak resident memory (VmHWM), read every 50 ms while it runs. (Its
+    ru_maxrss would not do: Linux carries the parent's peak across fork and exec.)"""
+
+    def __init__(self, pid: int) -> None:
+        self.status = Path(f"/proc/{pid}/status")
+        self.peak_mb = 0.0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> _PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _poll(self) -> None:
+        while not self._done.is_set():
+            try:
+                for line in self.status.read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.peak_mb = max(self.peak_mb, int(line.split()[1]) / 1024)
+            except (OSError, ValueError):
+                pass
+            self._done.wait(0.05)
 
 
 def _prompt_of(answer: dict[str, Any]) -> list[dict[str, str]]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,30 +70,50 @@ def scan(root: Path, follow_external_links: bool = False,
         )
     found: list[SourceFile] = []
     skipped: list[Skipped] = []
-    real_root = root.resolve()
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
-            continue
-        if not follow_external_links and not path.resolve().is_relative_to(real_root):
-            skipped.append(Skipped(str(path), "a link to a file outside the documents folder "
-                                              "(RAG_FOLLOW_EXTERNAL_LINKS=1 follows it)"))
-            continue
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            skipped.append(Skipped(str(path), f"unsupported type {path.suffix or '(none)'}"))
-            continue
-        doc_id = doc_id_for(path, root)
-        try:
-            st = path.stat()
-            stat = (st.st_size, st.st_mtime_ns)
-            if known and doc_id in known and tuple(known[doc_id][1]) == stat and stat[1]:
-                found.append(SourceFile(doc_id, path, known[doc_id][0], stat))
+    real_root = os.path.realpath(root)
+    # os.walk and plain strings, one stat per file, a link resolved only where there is
+    # one: a folder of 20,000 files is scanned in a fraction of what pathlib took.
+    entries: list[tuple[tuple[str, ...], str, str]] = []  # (parts, path, real path)
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        rel_dir = os.path.relpath(dirpath, root)
+        parts = () if rel_dir == "." else tuple(rel_dir.split(os.sep))
+        real_dir = os.path.realpath(dirpath)
+        for name in filenames:
+            if name.startswith("."):
                 continue
+            full = os.path.join(dirpath, name)
+            real = os.path.realpath(full) if os.path.islink(full) else os.path.join(real_dir,
+                                                                                    name)
+            entries.append(((*parts, name), full, real))
+    entries.sort()
+    for parts, full, real in entries:
+        path = Path(full)
+        try:
+            st = os.stat(full)
+        except OSError:
+            continue  # a broken link, or gone since the walk
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        if not follow_external_links and not real.startswith(real_root + os.sep):
+            skipped.append(Skipped(full, "a link to a file outside the documents folder "
+                                         "(RAG_FOLLOW_EXTERNAL_LINKS=1 follows it)"))
+            continue
+        suffix = os.path.splitext(parts[-1])[1]
+        if suffix.lower() not in SUPPORTED_SUFFIXES:
+            skipped.append(Skipped(full, f"unsupported type {suffix or '(none)'}"))
+            continue
+        doc_id = "/".join(parts)
+        file_stat = (st.st_size, st.st_mtime_ns)
+        if known and doc_id in known and tuple(known[doc_id][1]) == file_stat and file_stat[1]:
+            found.append(SourceFile(doc_id, path, known[doc_id][0], file_stat))
+            continue
+        try:
             data = path.read_bytes()
         except OSError as e:
-            skipped.append(Skipped(str(path), f"unreadable: {e.strerror or e}"))
+            skipped.append(Skipped(full, f"unreadable: {e.strerror or e}"))
             continue
-        found.append(SourceFile(doc_id, path, hashlib.sha256(data).hexdigest(), stat))
+        found.append(SourceFile(doc_id, path, hashlib.sha256(data).hexdigest(), file_stat))
     return found, skipped
 
 

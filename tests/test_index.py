@@ -285,3 +285,61 @@ def test_a_full_disk_is_reported_as_such_and_the_old_index_stays(settings, docs_
     assert "previous one is still in use" in lines[1]
     assert "is full" in lines[2] and lines[3] == "ok 1 documents"  # a reader keeps the old one
     assert lines[4] == "ok 2 documents"  # with space again, the update goes through
+
+
+def test_a_generation_is_arrays_and_texts_and_the_json_layout_before_still_loads(settings,
+                                                                                 embedder):
+    """chunks.npy + texts.txt (read as needed), not a JSON object per chunk; a generation
+    written in the layout before (chunks.jsonl, texts inside documents.json) still loads."""
+    from dataclasses import asdict
+
+    index, _ = update_index(settings, embedder)
+    gen = index.path
+    assert {p.name for p in gen.iterdir()} >= {"chunks.npy", "chunks.json", "texts.txt",
+                                               "documents.json", "bm25", "vocabulary.json"}
+    assert not (gen / "chunks.jsonl").exists()
+    loaded = Index.load(settings.index_dir)
+    assert list(loaded.chunks) == list(index.chunks) and loaded.chunk_counts() == {
+        "jamnews-2023-09-07-armenia-russia.txt": len(index)}
+    assert dict(loaded.documents) == dict(index.documents)
+    # The layout before, written by hand from the same index.
+    (gen / "chunks.npy").unlink()
+    (gen / "texts.txt").unlink()
+    (gen / "documents.json").write_text(json.dumps({k: asdict(v) for k, v in
+                                                    index.documents.items()}))
+    (gen / "chunks.jsonl").write_text("".join(json.dumps(asdict(c)) + "\n"
+                                              for c in index.chunks))
+    old = Index.load(settings.index_dir)
+    assert old.chunks == list(index.chunks) and old.documents == dict(index.documents)
+
+
+def test_a_span_outside_its_document_is_damage(settings, embedder):
+    import numpy as np
+
+    index, _ = update_index(settings, embedder)
+    rows = np.load(index.path / "chunks.npy")
+    rows[3, 2] = 10**9  # an end past the document's text
+    np.save(index.path / "chunks.npy", rows)
+    with pytest.raises(IndexCorruptError, match="does not match its document"):
+        Index.load(settings.index_dir)
+
+
+def test_an_unchanged_file_is_not_read_again_to_know_it(settings, embedder, docs_dir,
+                                                        monkeypatch):
+    from pathlib import Path
+
+    from rag.documents import scan
+
+    update_index(settings, embedder)
+    m = Index.load(settings.index_dir).manifest
+    name = "jamnews-2023-09-07-armenia-russia.txt"
+    assert m.stats[name][0] == (docs_dir / name).stat().st_size
+    read = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda p: read.append(p.name) or real(p))
+    known = {d: (sha, m.stats[d]) for d, sha in m.documents.items()}
+    (found,), _ = scan(docs_dir, known=known)
+    assert found.sha256 == m.documents[name] and read == []
+    os.utime(docs_dir / name, ns=(1, 1))  # touched: read and hashed again
+    (found,), _ = scan(docs_dir, known=known)
+    assert read == [name] and found.sha256 == m.documents[name]
