@@ -102,7 +102,7 @@ FULL = Plan(quick=False, model=None, max_tokens=None, questions=12, reps=3, eval
 QUICK = Plan(quick=True, model="smollm2-135m", max_tokens=96, questions=2, reps=2,
              eval_limit=3, index_docs=3, sizes=(2_000, 20_000), exact_max=5_000, search_queries=50,
              cold_runs=2, load_levels=((3, 1, 8), (6, 1, 1)), backend_load=(2, 1),
-             scale_chunks=20_000)
+             scale_chunks=5_000)
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -1247,6 +1247,22 @@ def headlines(tables: Sequence[Table]) -> list[str]:
                                f"rejected (429) with {x['clients']} clients and a queue of "
                                f"{x['max_waiting']}" for x in by["server"]["levels"][1:])
                    + ".")
+    if "backends" in by:
+        b = by["backends"]
+        rows = []
+        for key, label in (("local", "in process"), ("openai", "on `rag llm-server`")):
+            r = b["results"].get(key)
+            if r and r["latencies_s"]:
+                rows.append(f"{label} {len(r['latencies_s']) / r['wall_s'] * 60:.1f} "
+                            f"answers/min, p95 {pct(r['latencies_s'], 95):.1f} s")
+        out.append(f"Backends, {b['clients']} clients on one machine: " + "; ".join(rows) + ".")
+    if "scale" in by:
+        for store, x in by["scale"]["stores"].items():
+            o = median(x["beyond_s"])
+            label = {"faiss": "FAISS", "qdrant": "Qdrant (embedded)"}.get(store, store)
+            out.append(f"{mark(o <= 3)} Cold start over {x['chunks']:,} chunks, {label}: "
+                       f"{o:.2f} s beyond the model's prompt evaluation (target ≤ 3 s), peak "
+                       f"{max(x['peak_mb']):,.0f} MB.")
     return out
 
 

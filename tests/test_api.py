@@ -60,6 +60,11 @@ def test_health_and_ready(client):
     assert client.get("/health").json() == {"status": "ok"}
     r = client.get("/ready").json()
     assert r["ready"] and r["documents"] == 1 and r["chunks"] > 20 and r["model"] == "scripted"
+    # What a load balancer and a dashboard need: the backends, the slots and the queue.
+    assert (r["llm_backend"], r["vector_store"], r["slots"], r["max_waiting"]) == (
+        "local", "faiss", 1, 8)
+    assert r["busy"] == 0 and set(r["stats"]) == {"answered", "rejected", "cancelled",
+                                                  "timed_out"}
 
 
 def test_chat_returns_the_cli_json_object(client):

@@ -16,7 +16,8 @@ from rag.bench import Table, spread
 from .conftest import ARTICLE, ROOT
 
 PARTS = ["1. Answer latency", "2. Context budget", "3. Indexing throughput",
-         "4. Vector search at scale", "5. Cold start", "6. `rag serve` under load"]
+         "4. Vector search at scale", "5. Cold start", "6. `rag serve` under load",
+         "7. Generator backends", "8. Scale: cold start"]
 
 
 def test_table_markdown_and_spread():
@@ -27,7 +28,7 @@ def test_table_markdown_and_spread():
 
 
 @pytest.mark.integration
-def test_quick_bench_writes_all_six_tables(tmp_path):
+def test_quick_bench_writes_all_eight_tables(tmp_path):
     (tmp_path / "documents").mkdir()
     shutil.copy(ARTICLE, tmp_path / "documents" / ARTICLE.name)
     env = {**os.environ, "RAG_DOCUMENTS_DIR": str(tmp_path / "documents"),
@@ -43,7 +44,8 @@ def test_quick_bench_writes_all_six_tables(tmp_path):
     assert "Machine:" in text and "rag bench --quick" in text
     raw = json.loads(out.with_suffix(".json").read_text())
     tables = raw["tables"]
-    assert set(tables) == {"answer", "context", "indexing", "retrieval", "cold", "server"}
+    assert set(tables) == {"answer", "context", "indexing", "retrieval", "cold", "server",
+                           "backends", "scale"}
     # Every ratio is a number, not a placeholder.
     assert tables["answer"]["data"]["overall_ratio"] > 0
     assert all(r > 0 for r in tables["indexing"]["data"]["ratio"])
@@ -56,6 +58,14 @@ def test_quick_bench_writes_all_six_tables(tmp_path):
     assert levels[0]["errors"] == 0 and len(levels[0]["latencies_s"]) == 3
     assert levels[1]["errors"] == 0  # the small queue rejects (429), never fails
     assert len(levels[1]["latencies_s"]) + levels[1]["rejected"] == 6
+    # Both generator backends answered every request; both stores started cold.
+    for backend in ("local", "openai"):
+        r = tables["backends"]["data"]["results"][backend]
+        assert r["errors"] == 0 and r["rejected"] == 0 and len(r["latencies_s"]) == 2
+    stores = tables["scale"]["data"]["stores"]
+    assert set(stores) == {"faiss", "qdrant"}
+    for x in stores.values():
+        assert x["chunks"] > 4_000 and len(x["first_token_s"]) == 2 and x["peak_mb"][0] > 50
     configs = {c["name"]: c["aggregate"] for c in tables["context"]["data"]["configs"]}
     assert configs["sentences"]["prompt_tokens_mean"] < configs["chunks"]["prompt_tokens_mean"]
     assert re.search(r"\*\*\d+\.\d{3}×\*\*", text)  # the overhead ratio, in bold

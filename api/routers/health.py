@@ -32,5 +32,7 @@ async def is_ready(s: State = Depends(state)) -> JSONResponse:
         "ready": True, "model": s.pipeline.generator.name,
         "embedding_model": index.manifest.embedding_model,
         "documents": len(index.documents), "chunks": len(index),
+        "llm_backend": s.settings.llm_backend, "vector_store": index.store,
+        "slots": s.engine.slots, "max_waiting": s.engine.max_waiting,
         "busy": s.engine.busy, "stats": s.engine.stats,
     })
