@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import IndexCorruptError, IndexNotFoundError, VectorStoreError
-from .index import Index, Manifest
+from .index import Index, Manifest, document_vocabulary
 from .progress import SILENT, Reporter
 from .text import content_terms
 from .types import Chunk, Document
@@ -172,6 +172,9 @@ class QdrantStore:
         stamp = self.stamp()
         meta: dict[str, Any] | None = None
         documents: dict[str, Document] = {}
+        vocabulary: Counter[str] = Counter()
+        shares: Counter[str] = Counter()
+        counted = True
         for p in self._scroll(self.documents):
             kind = p.payload.get("kind")
             if kind == "manifest":
@@ -180,6 +183,11 @@ class QdrantStore:
                 d = p.payload["document"]
                 documents[d["doc_id"]] = Document(
                     **{**d, "headings": tuple(map(tuple, d.get("headings", ())))})
+                if "vocabulary" in p.payload and "chunk_terms" in p.payload:
+                    vocabulary.update(p.payload["vocabulary"])
+                    shares.update(p.payload["chunk_terms"])
+                else:  # written before they were kept: counted from the texts when needed
+                    counted = False
         if meta is None:
             raise IndexCorruptError(f"The Qdrant collection {self.documents!r} at {self.where} "
                                     "has no manifest: run `rag index --rebuild`")
@@ -205,7 +213,8 @@ class QdrantStore:
                                                      for d in sorted(documents)},
                                "n_chunks": len(chunks)})
         return QdrantIndex(manifest, documents, chunks, None, store="qdrant", qdrant=self,
-                           ids=ids, stamp=stamp)
+                           ids=ids, stamp=stamp, _vocabulary=vocabulary if counted else None,
+                           _shares=shares if counted else None)
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -259,10 +268,17 @@ class QdrantStore:
                     self._call(self.client.upsert, self.collection, batch)
                     task.advance(len(batch))
         # The document records last: a reader skips chunks whose document it has not seen.
+        # Each carries what a reader would otherwise recount from every text at its first
+        # question: the document's vocabulary, and in how many of its chunks each term is.
+        terms: dict[str, Counter[str]] = {d.doc_id: Counter() for d in documents}
+        for c in chunks:
+            terms[c.doc_id].update(set(content_terms(c.search_text)))
         if documents:
             self._call(self.client.upsert, self.documents, [models.PointStruct(
                 id=document_point_id(d.doc_id), vector={},
-                payload={"kind": "document", "document": asdict(d)}) for d in documents])
+                payload={"kind": "document", "document": asdict(d),
+                         "vocabulary": sorted(document_vocabulary(d)),
+                         "chunk_terms": dict(terms[d.doc_id])}) for d in documents])
         self._call(self.client.upsert, self.documents, [models.PointStruct(
             id=STAMP_ID, vector={}, payload={"kind": "stamp", "stamp": uuid.uuid4().hex})])
 
@@ -309,6 +325,7 @@ class QdrantIndex(Index):
                     self._shares = Counter(t for c in self.chunks
                                            for t in set(content_terms(c.search_text)))
         return self._shares.get(term, 0) / max(1, len(self.chunks))
+
 
     @property
     def location(self) -> str:

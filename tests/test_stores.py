@@ -237,3 +237,22 @@ def test_a_replica_never_creates_a_shared_collection_at_start(qdrant, embedder, 
     index, changes = write(qdrant, embedder)  # `rag index`: created on purpose
     assert changes.added == [DOC]
     assert update_index(qdrant, embedder)[0].chunks == index.chunks
+
+
+def test_qdrant_keeps_the_counts_a_reader_needs_per_document(qdrant, embedder, docs_dir):
+    """The vocabulary and the chunk frequency of each term come with the documents'
+    records, equal to a recount from the texts, and follow updates and deletes."""
+    from collections import Counter
+
+    from rag.text import content_terms
+
+    (docs_dir / "note.md").write_text("# Note\n\nThe lake Sevan is large and blue.\n")
+    index, _ = write(qdrant, embedder)
+    assert index._vocabulary is not None and index._shares is not None  # read, not counted
+    recount = Counter(t for c in index.chunks for t in set(content_terms(c.search_text)))
+    assert index.vocabulary == count_vocabulary(index.documents.values())
+    for term in ("peskov", "sevan", "armenia", "lake"):
+        assert index.term_share(term) == recount[term] / len(index)
+    (docs_dir / "note.md").unlink()
+    index, _ = write(qdrant, embedder)
+    assert "sevan" not in index.vocabulary and index.term_share("sevan") == 0
