@@ -177,9 +177,10 @@ class _Recorder:
         self.calls.clear()
         self.model_s = 0.0
 
-    def _record(self, messages: Messages, max_tokens: int = 256) -> Iterator[str]:
+    def _record(self, messages: Messages, max_tokens: int = 256,
+                cancel: threading.Event | None = None) -> Iterator[str]:
         self.calls.append(([dict(m) for m in messages], max_tokens))
-        pieces = self._pieces(messages, max_tokens)
+        pieces = self._pieces(messages, max_tokens, cancel)
         try:
             while True:
                 t0 = time.perf_counter()
@@ -688,22 +689,9 @@ def bench_server(settings: Settings, plan: Plan, say: Say) -> Table:
     results = []
     for clients, per_client, waiting in plan.load_levels:
         say(f"  server: {clients} clients × {per_client} requests, queue {waiting}")
-        port = _free_port()
-        env = {**os.environ, **_settings_env(settings), "RAG_PORT": str(port),
-               "RAG_MAX_WAITING": str(waiting)}
-        with tempfile.TemporaryFile() as log:
-            proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve"], env=env,
-                                    stdout=log, stderr=subprocess.STDOUT)
-            url = f"http://127.0.0.1:{port}"
-            try:
-                _wait_ready(url, proc, log)
-                r = _load(url, clients, per_client, questions)
-            finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        env = {**os.environ, **_settings_env(settings), "RAG_MAX_WAITING": str(waiting)}
+        with _process(["serve"], env, "/ready", "`rag serve`") as url:
+            r = _load(url, clients, per_client, questions)
         results.append({"clients": clients, "per_client": per_client, "max_waiting": waiting,
                         **r})
         ok = r["latencies_s"]
@@ -1121,7 +1109,7 @@ def bench_corpus(settings: Settings, plan: Plan, say: Say, corpus: Path) -> Tabl
     finally:
         shutil.rmtree(work, ignore_errors=True)
     n = len(texts)
-    t = Table("corpus", f"7. A real corpus: `rag index` of {corpus.name}/ against bare `encode`",
+    t = Table("corpus", f"9. A real corpus: `rag index` of {corpus.name}/ against bare `encode`",
               ["measurement", "value"])
     t.rows += [
         ["files / documents indexed", f"{len(files):,} / {len(index.documents):,}"],

@@ -79,12 +79,12 @@ def test_a_partial_run_adds_its_table_to_the_report(tmp_path):
     out = tmp_path / "BENCHMARKS.md"
     write_report([Table("answer", "1. Answer latency", ["a"], [["1"]], [],
                         {"overall_ratio": 1.01})], out, "rag bench", QUICK, 60.0)
-    corpus = Table("corpus", "7. A real corpus", ["measurement", "value"], [["chunks", "9"]],
+    corpus = Table("corpus", "9. A real corpus", ["measurement", "value"], [["chunks", "9"]],
                    [], {"ratio": 0.95, "documents": 3, "chunks": 9, "index_s": 60.0,
                         "peak_mb": 500.0})
     merge_report(out.with_suffix(".json"), out, [corpus], "rag bench --part corpus")
     text = out.read_text()
-    assert text.index("## 1. Answer latency") < text.index("## 7. A real corpus")
+    assert text.index("## 1. Answer latency") < text.index("## 9. A real corpus")
     assert "Measured by `rag bench --part corpus`" in text
     assert "Produced by `rag bench`" in text  # the header still names the full run
     assert "✓ Real corpus: 3 documents, 9 chunks" in text
