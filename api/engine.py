@@ -111,6 +111,9 @@ class AnswerEngine:
         def work() -> None:
             """Drain the pipeline's stream into the queue; on cancel, close it (which
             stops the model and frees it)."""
+            if cancel.is_set():  # the client left while this waited for a thread
+                put(None)
+                return
             events = self.pipeline.stream(question, history, top_k, cancel)
             try:
                 for event in events:

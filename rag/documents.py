@@ -74,7 +74,7 @@ def scan(root: Path, follow_external_links: bool = False,
     # os.walk and plain strings, one stat per file, a link resolved only where there is
     # one: a folder of 20,000 files is scanned in a fraction of what pathlib took.
     entries: list[tuple[tuple[str, ...], str, str]] = []  # (parts, path, real path)
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+    for dirpath, dirnames, filenames in os.walk(root):  # linked folders: not entered
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         rel_dir = os.path.relpath(dirpath, root)
         parts = () if rel_dir == "." else tuple(rel_dir.split(os.sep))

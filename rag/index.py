@@ -138,21 +138,12 @@ class Index:
 
     @property
     def lexical(self) -> LexicalIndex:
-        """BM25 over the chunks' heading paths and texts: read from the generation's bm25/
-        (memory-mapped), or built once if it has none (a generation written before)."""
+        """BM25 over the chunks' heading paths and texts: the generation's bm25/ (opened,
+        memory-mapped, by ``load``), or built once if it has none (written before)."""
         if self._lexical is None:
             with self._lock:
                 if self._lexical is None:
-                    saved = self.path / "bm25" if self.path else None
-                    if saved is not None and saved.is_dir():
-                        try:
-                            self._lexical = LexicalIndex.load(saved, len(self.chunks))
-                        except (OSError, ValueError, KeyError) as e:
-                            raise IndexCorruptError(f"The BM25 index in {saved}/ is damaged "
-                                                    f"({_short(e)}): run `rag index "
-                                                    "--rebuild`") from e
-                    else:
-                        self._lexical = LexicalIndex.build([c.search_text for c in self.chunks])
+                    self._lexical = LexicalIndex.build([c.search_text for c in self.chunks])
         return self._lexical
 
     def search_terms(self, query: str, k: int) -> list[tuple[int, float]]:
@@ -162,15 +153,11 @@ class Index:
     @property
     def vocabulary(self) -> Counter[str]:
         """Every word key and code name of the documents -> how many documents hold it:
-        read from the generation (written when it was), or counted once if it has none."""
+        read with the generation (written when it was), or counted once if it has none."""
         if self._vocabulary is None:
             with self._lock:
                 if self._vocabulary is None:
-                    saved = self.path / "vocabulary.json" if self.path else None
-                    if saved is not None and saved.is_file():
-                        self._vocabulary = Counter(json.loads(saved.read_text()))
-                    else:
-                        self._vocabulary = count_vocabulary(self.documents.values())
+                    self._vocabulary = count_vocabulary(self.documents.values())
         return self._vocabulary
 
     def term_share(self, term: str) -> float:
@@ -218,6 +205,15 @@ class Index:
             vectors = faiss.read_index(str(gen / "vectors.faiss"),
                                        faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
             configure(vectors, manifest.index_params)
+            # Opened now, not at the first question: by then a newer generation may have
+            # replaced this one and its folder be gone.
+            lexical = (LexicalIndex.load(gen / "bm25", len(chunks))
+                       if (gen / "bm25").is_dir() else None)
+            vocabulary = (Counter(json.loads((gen / "vocabulary.json").read_text()))
+                          if (gen / "vocabulary.json").is_file() else None)
+            bad = chunks.bad_span() if isinstance(chunks, ChunkTable) else next(
+                (c.chunk_id for c in chunks if documents.get(c.doc_id) is None
+                 or documents[c.doc_id].text[c.start:c.end] != c.text), None)
         except (OSError, ValueError, TypeError, KeyError, RuntimeError) as e:
             raise IndexCorruptError(f"The index in {folder}/ is damaged ({_short(e)})") from e
         problems = []
@@ -228,14 +224,12 @@ class Index:
             problems.append(f"vectors have {vectors.d} dims, manifest says {manifest.dimension}")
         if set(documents) != set(manifest.documents):
             problems.append("documents do not match the manifest")
-        bad = chunks.bad_span() if isinstance(chunks, ChunkTable) else next(
-            (c.chunk_id for c in chunks if documents.get(c.doc_id) is None
-             or documents[c.doc_id].text[c.start:c.end] != c.text), None)
         if bad is not None:
             problems.append(f"chunk {bad} does not match its document")
         if problems:
             raise IndexCorruptError(f"The index in {folder}/ is damaged ({'; '.join(problems)})")
-        return cls(manifest, documents, chunks, vectors, path=gen)
+        return cls(manifest, documents, chunks, vectors, path=gen, _lexical=lexical,
+                   _vocabulary=vocabulary)
 
     def save(self, folder: Path) -> Path:
         """Write a new generation aside, then switch CURRENT to it atomically."""
@@ -573,6 +567,8 @@ def _plan(settings, embedder, reporter: Reporter, old: Index | None, rebuild: bo
           corrupt: str | None, only: set[str] | None, refuse_mismatch: str | None = None
           ) -> _Plan:
     """Compare the documents folder with the index: what to keep, read, and remove."""
+    if old is None or rebuild:
+        only = None  # nothing to keep: every document of the folder goes in
     changes = Changes(rebuilt_because=corrupt)
     known = ({d: (sha, old.manifest.stats[d]) for d, sha in old.manifest.documents.items()
               if d in old.manifest.stats} if old is not None else None)
@@ -734,7 +730,8 @@ def _update_qdrant(settings, embedder, reporter: Reporter, rebuild: bool, requir
             # Replicas starting together on a server would each build (and drop) it.
             raise
     except IndexCorruptError as e:
-        if not (require_write or rebuild):
+        if not (require_write or rebuild) or (only is not None and not rebuild):
+            # An upload must not rebuild a shared collection from one replica's folder.
             raise
         corrupt = f"{e}; rebuilding it"
     if old is not None and not (require_write or rebuild):
@@ -743,10 +740,13 @@ def _update_qdrant(settings, embedder, reporter: Reporter, rebuild: bool, requir
         if why:
             raise IndexWriteError(f"The Qdrant collection {store.collection!r} was {why}: "
                                   f"{REFUSED_MISMATCH}")
-        sources, _ = scan(settings.documents_dir, settings.follow_external_links)
-        folder = {s.doc_id: s.sha256 for s in sources}
-        differ = sorted(d for d in set(folder) | set(old.manifest.documents)
-                        if folder.get(d) != old.manifest.documents.get(d))
+        try:
+            sources, _ = scan(settings.documents_dir, settings.follow_external_links)
+            folder = {s.doc_id: s.sha256 for s in sources}
+            differ = sorted(d for d in set(folder) | set(old.manifest.documents)
+                            if folder.get(d) != old.manifest.documents.get(d))
+        except NoDocumentsError:  # a replica may have no folder of its own
+            differ = []
         if differ:
             reporter.note(f"The documents folder and the Qdrant collection differ on "
                           f"{len(differ)} document(s) ({', '.join(differ[:3])}"
@@ -766,8 +766,9 @@ def _update_qdrant(settings, embedder, reporter: Reporter, rebuild: bool, requir
                               chunk_overlap=settings.chunk_overlap, documents={}, n_chunks=0,
                               index_type="qdrant",
                               created_at=datetime.now(UTC).isoformat(timespec="seconds")))
-    store.apply(changes.removed + changes.updated if plan.keep_old else [], plan.new_docs,
-                new_chunks, new_vectors, reporter)
+    # Every (re)written document's old points go first: also those a failed write left.
+    store.apply(changes.removed + [d.doc_id for d in plan.new_docs] if plan.keep_old else [],
+                plan.new_docs, new_chunks, new_vectors, reporter)
     index = store.load()
     changes.n_chunks = len(index)
     return index, changes

@@ -109,8 +109,7 @@ class OpenAIGenerator(Generator):
             last = attempt == self.retries
             try:
                 r = request()
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadTimeout,
-                    httpx.RemoteProtocolError) as e:
+            except httpx.TransportError as e:  # refused, reset, timed out, bad framing
                 if last:
                     raise LLMUnavailableError(
                         f"Cannot reach the LLM server at {self.url} ({_short(e)}) after "

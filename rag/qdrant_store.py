@@ -195,7 +195,11 @@ class QdrantStore:
         ids: dict[str, int] = {}
         for p in self._scroll(self.collection):
             c = p.payload
-            if c["doc_id"] not in documents:  # a write under way by another replica
+            doc = documents.get(c["doc_id"])
+            if doc is None or c.get("doc_sha256", doc.sha256) != doc.sha256:
+                # Another replica is rewriting this document right now: skip its chunks
+                # and load again before the next question (the stamp will differ).
+                stamp = None
                 continue
             ids[str(p.id)] = len(chunks)
             chunks.append(Chunk(c["doc_id"], c["chunk_id"], c["start"], c["end"], c["text"],
@@ -253,6 +257,7 @@ class QdrantStore:
             self._call(self.client.delete, self.documents,
                        points_selector=models.PointIdsList(points=[document_point_id(doc_id)]))
         titles = {d.doc_id: d.title for d in documents}
+        shas = {d.doc_id: d.sha256 for d in documents}
         if len(chunks):
             with reporter.task("Writing to Qdrant", len(chunks)) as task:
                 for start in range(0, len(chunks), UPSERT_BATCH):
@@ -264,7 +269,8 @@ class QdrantStore:
                             id=chunk_point_id(c.doc_id, c.chunk_id),
                             vector={DENSE: v.tolist(),
                                     SPARSE: models.SparseVector(indices=ids, values=weights)},
-                            payload={**asdict(c), "title": titles[c.doc_id]}))
+                            payload={**asdict(c), "title": titles[c.doc_id],
+                                     "doc_sha256": shas[c.doc_id]}))
                     self._call(self.client.upsert, self.collection, batch)
                     task.advance(len(batch))
         # The document records last: a reader skips chunks whose document it has not seen.
@@ -335,7 +341,17 @@ class QdrantIndex(Index):
         return self.qdrant.stamp() != self.stamp
 
     def reload(self) -> Index:
-        return self.qdrant.load()
+        new = self.qdrant.load()
+        m = self.manifest
+        why = new.manifest.settings_mismatch(m.embedding_model, m.dimension, m.chunk_size,
+                                             m.chunk_overlap)
+        if why:
+            from .errors import IndexWriteError
+
+            raise IndexWriteError(f"The Qdrant collection {self.qdrant.collection!r} was "
+                                  f"rebuilt by another process and is now {why}: restart "
+                                  "this one with the settings it was rebuilt with")
+        return new
 
     def all_vectors(self) -> np.ndarray:
         raise NotImplementedError("a Qdrant index is updated in place, per document")

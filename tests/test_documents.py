@@ -317,3 +317,18 @@ def test_an_html_heading_is_located_on_its_own_line(tmp_path: Path):
     doc = load(SourceFile("p.html", page, "x"))
     at = {h: offset for offset, _, h in doc.headings}
     assert doc.text[at["Examples"] - 1] == "\n" and doc.text.index("Examples") < at["Examples"]
+
+
+def test_scan_does_not_enter_linked_folders(tmp_path):
+    """A link back up the tree (or to /) must not make the scan loop or leave the folder."""
+    from rag.documents import scan
+
+    docs = tmp_path / "docs"
+    (docs / "sub").mkdir(parents=True)
+    (docs / "a.txt").write_text("alpha")
+    (docs / "sub" / "b.txt").write_text("beta")
+    (docs / "sub" / "loop").symlink_to("..")
+    (docs / "alias").symlink_to("sub")
+    (docs / "root").symlink_to("/")
+    found, skipped = scan(docs)
+    assert [f.doc_id for f in found] == ["a.txt", "sub/b.txt"] and skipped == []

@@ -156,7 +156,7 @@ def test_killed_indexing_leaves_old_index_usable(settings, embedder, docs_dir, t
                              str(settings.documents_dir), str(settings.index_dir)],
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     deadline = time.time() + 60
-    while not marker.exists():
+    while not marker.exists() or not marker.read_text():  # created, then written: both
         assert proc.poll() is None, "indexing ended before it could be killed"
         assert time.time() < deadline
         time.sleep(0.05)

@@ -256,3 +256,50 @@ def test_qdrant_keeps_the_counts_a_reader_needs_per_document(qdrant, embedder, d
     (docs_dir / "note.md").unlink()
     index, _ = write(qdrant, embedder)
     assert "sevan" not in index.vocabulary and index.term_share("sevan") == 0
+
+
+def test_an_upload_on_a_damaged_index_rebuilds_everything_not_just_the_upload(settings,
+                                                                              embedder, docs_dir):
+    """FAISS: a damaged generation and an upload: the whole folder is indexed again.
+    Qdrant: a damaged shared collection is never rebuilt from one upload: an error."""
+    from rag.errors import IndexCorruptError
+
+    index, _ = write(settings, embedder)
+    (index.path / "chunks.npy").write_bytes(b"damaged")
+    (docs_dir / "new.txt").write_text("A new note about Lake Sevan.\n")
+    index, changes = write(settings, embedder, only={"new.txt"})
+    assert changes.rebuilt_because and set(index.documents) == {DOC, "new.txt"}
+    q = settings.with_overrides(vector_store="qdrant")
+    write(q, embedder)
+    from rag.qdrant_store import open_store
+
+    store = open_store(q)
+    store.client.delete(f"{q.qdrant_collection}-documents",
+                        points_selector=[__import__("rag.qdrant_store").qdrant_store.MANIFEST_ID])
+    with pytest.raises(IndexCorruptError, match="no manifest"):
+        write(q, embedder, only={"new.txt"})
+    assert store.client.count(q.qdrant_collection).count > 20  # nothing was dropped
+
+
+def test_qdrant_leftovers_of_a_failed_write_and_a_write_under_way(qdrant, embedder, docs_dir):
+    from qdrant_client import models
+
+    from rag.qdrant_store import chunk_point_id, open_store
+
+    (docs_dir / "x.txt").write_text("Lake Sevan is large.\n")
+    write(qdrant, embedder)
+    store = open_store(qdrant)
+    # Chunk #7 of x.txt, left by a write that failed half-way (its text is another's).
+    stray = {"doc_id": "x.txt", "chunk_id": "x.txt#7", "start": 0, "end": 4, "text": "Lake",
+             "heading": "", "title": "x", "doc_sha256": "an older version"}
+    store.client.upsert(qdrant.qdrant_collection, [models.PointStruct(
+        id=chunk_point_id("x.txt", "x.txt#7"), vector={"dense": [0.1] * 64},
+        payload=stray)])
+    loaded = store.load()  # a reader during a write skips it, and will load again
+    assert "x.txt#7" not in [c.chunk_id for c in loaded.chunks] and loaded.stale()
+    (docs_dir / "x.txt").write_text("Lake Sevan is small.\n")
+    index, changes = write(qdrant, embedder, only={"x.txt"})
+    assert changes.updated == ["x.txt"]
+    ids = [str(p.id) for p in store.client.scroll(qdrant.qdrant_collection, limit=1000)[0]]
+    assert chunk_point_id("x.txt", "x.txt#7") not in ids  # the rewrite removed the stray
+    assert not index.stale()
