@@ -4,38 +4,27 @@ it (the corpus vocabulary, who speaks where); the searches are the index's own.
 A Corpus is made once per generation and never changes; a new generation (documents
 added or removed) is a new Corpus, swapped in by the pipeline with one assignment. A
 question takes the current Corpus once and uses it throughout, so it never mixes two
-generations. The derived parts are built on first use, once, under a lock: API worker
-threads may ask for them at the same moment.
+generations. Who speaks is looked up on first use per name and remembered; API worker
+threads may ask at the same moment.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection
-from typing import TypeVar
+from collections.abc import Collection
 
 from .citations import shows_speaking
 from .index import Index
 from .text import term_key, word_keys
 
-T = TypeVar("T")
-
 
 class Corpus:
-    """The index of one generation, with its derived lookups (built lazily, thread-safe)."""
+    """The index of one generation, with its speaker lookups (remembered, thread-safe)."""
 
     def __init__(self, index: Index) -> None:
         self.index = index
         self._lock = threading.Lock()
-        self._built: dict[str, object] = {}
         self._speaks: dict[str, bool] = {}
-
-    def _once(self, name: str, build: Callable[[], T]) -> T:
-        if name not in self._built:
-            with self._lock:
-                if name not in self._built:
-                    self._built[name] = build()
-        return self._built[name]  # type: ignore[return-value]
 
     def term_share(self, term: str) -> float:
         """The share of chunks holding a content term (from the index's store)."""
@@ -53,9 +42,9 @@ class Corpus:
         not the whole corpus."""
         key = term_key(name)
         if key not in self._speaks:
-            rows = [row for row, _ in self.index.search_terms(name, SPEAKER_SCAN)]
-            found = any(shows_speaking(name, self.index.chunks[row].text) for row in rows
-                        if key in word_keys(self.index.chunks[row].text))
+            texts = (self.index.chunks[row].text
+                     for row, _ in self.index.search_terms(name, SPEAKER_SCAN))
+            found = any(key in word_keys(t) and shows_speaking(name, t) for t in texts)
             with self._lock:
                 self._speaks[key] = found
         return self._speaks[key]

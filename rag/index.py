@@ -311,9 +311,6 @@ class ChunkTable(Sequence[Chunk]):
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Sequence) and list(self) == list(other)
 
-    def doc_id_of(self, i: int) -> str:
-        return self.doc_ids[int(self.rows[i, 0])]
-
     def bad_span(self) -> str | None:
         """The id of a chunk whose span lies outside its document's text, if any."""
         if not len(self.rows):
@@ -575,7 +572,9 @@ def _plan(settings, embedder, reporter: Reporter, old: Index | None, rebuild: bo
     sources, skipped = scan(settings.documents_dir, settings.follow_external_links, known)
     if only is not None:  # just these documents; the others stay as they are
         sources = [s for s in sources if s.doc_id in only]
-        skipped = [s for s in skipped if Path(s.path).name in only]
+        root = settings.documents_dir
+        skipped = [s for s in skipped
+                   if Path(os.path.relpath(s.path, root)).as_posix() in only]
     changes.skipped.extend(skipped)
 
     if old is not None and rebuild:

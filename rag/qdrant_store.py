@@ -141,9 +141,6 @@ class QdrantStore:
                                    f"{first}); check that it is running and RAG_QDRANT_URL "
                                    "points at it") from e
 
-    def close(self) -> None:
-        self.client.close()
-
     # --- reading ---------------------------------------------------------------------------
 
     def exists(self) -> bool:

@@ -44,45 +44,29 @@ def pipeline(settings, embedder):
     return p
 
 
-def test_one_answer_at_a_time_and_queue_bound(pipeline):
-    engine = AnswerEngine(pipeline, max_waiting=2, timeout_s=30)
+async def _ask_at_once(engine: AnswerEngine, n: int) -> list[Answer | BusyError]:
+    async def one():
+        try:
+            return await engine.ask("What did Peskov say?")
+        except BusyError as e:
+            return e
 
-    async def main():
-        async def one():
-            try:
-                return await engine.ask("What did Peskov say?")
-            except BusyError as e:
-                return e
+    return await asyncio.gather(*(one() for _ in range(n)))
 
-        return await asyncio.gather(*(one() for _ in range(5)))
 
-    results = asyncio.run(main())
+@pytest.mark.parametrize("slots", [1, 3])  # in process; a server with RAG_LLM_CONCURRENCY=3
+def test_slots_answer_at_once_and_the_queue_is_bounded(pipeline, slots):
+    """``slots`` answer at once, two wait, the rest get 429 at once."""
+    engine = AnswerEngine(pipeline, max_waiting=2, timeout_s=30, slots=slots)
+    results = asyncio.run(_ask_at_once(engine, slots + 4))
     answers = [r for r in results if isinstance(r, Answer)]
     busy = [r for r in results if isinstance(r, BusyError)]
-    assert len(answers) == 3 and len(busy) == 2  # 1 answering + 2 waiting; the rest 429
+    assert len(answers) == slots + 2 and len(busy) == 2
     assert all("cannot leave Armenia" in a.text for a in answers)
-    assert pipeline.generator.max_active == 1
-    assert engine.busy == 0 and engine.stats["rejected"] == 2 and engine.stats["answered"] == 3
+    assert pipeline.generator.max_active == slots
+    assert engine.busy == 0 and engine.stats["rejected"] == 2
+    assert engine.stats["answered"] == slots + 2
     assert busy[0].retry_after > 0
-
-
-def test_a_server_backend_runs_as_many_answers_as_its_slots(pipeline):
-    """RAG_LLM_CONCURRENCY=3: three answer at once, two wait, the rest get 429."""
-    engine = AnswerEngine(pipeline, max_waiting=2, timeout_s=30, slots=3)
-
-    async def main():
-        async def one():
-            try:
-                return await engine.ask("What did Peskov say?")
-            except BusyError as e:
-                return e
-
-        return await asyncio.gather(*(one() for _ in range(7)))
-
-    results = asyncio.run(main())
-    assert sum(isinstance(r, Answer) for r in results) == 5
-    assert sum(isinstance(r, BusyError) for r in results) == 2
-    assert pipeline.generator.max_active == 3
 
 
 def test_cancelling_one_answer_leaves_the_others_running(pipeline):
