@@ -209,6 +209,11 @@ _PAST = re.compile(r"\b(?:was|were|did|had|has been|have been|already)\b|"
 _ANSWER_WORD = re.compile(r"^\s*(?:yes|no)\b[,.:;!]?\s*", re.IGNORECASE)
 
 
+def answers_yes_no(sentence: str) -> bool:
+    """Whether the sentence opens with "Yes" or "No"."""
+    return bool(_ANSWER_WORD.match(sentence))
+
+
 # Clauses: a claim is compared with the passage clauses that say the same thing, so a
 # negation or hedge elsewhere in the sentence ("..., so it cannot go anywhere") does not count.
 _CLAUSE = re.compile(r"[,;:()—–]|\s(?:and|but|so|because|while|although|though|whereas|"
@@ -266,8 +271,22 @@ _NEG_RAISING = frozenset(stem(w) for w in "believe think expect suppose agree co
                                           "imagine feel seem".split())
 
 
+def _denied(passage_sentence: str) -> set[str]:
+    """What a passage sentence denies in someone's name: the content terms of the clause
+    after a negated belief verb ("Kochinyan does not believe that [Armenia is changing
+    course] and ...", "I don't think [anyone will ever give us guarantees]"), to the end of
+    that clause."""
+    out: set[str] = set()
+    for m in re.finditer(r"(?:\bnot|\bnever|n['’]t)\s+(?:\w+\s+){0,1}?(\w+)\s+(?:that\s+)?"
+                         r"([^.;:!?]+)", passage_sentence, re.IGNORECASE):
+        if stem(m.group(1).lower()) in _NEG_RAISING:
+            out |= _terms(_clauses(m.group(2))[0])
+    return out
+
+
 def _opposite(claim: str, passage_sentence: str) -> bool:
-    """Some word the claim negates the passage sentence only affirms, or the reverse."""
+    """Some word the claim negates the passage sentence only affirms, or the reverse; or the
+    claim states plainly what the passage sentence has someone not believe (see _denied)."""
     c_neg, c_aff = _polarity(claim)
     p_neg, p_aff = _polarity(passage_sentence)
     if (c_neg and p_neg) and (c_neg | p_neg) & _NEG_RAISING:
@@ -276,6 +295,14 @@ def _opposite(claim: str, passage_sentence: str) -> bool:
     def has(terms: set[str], t: str) -> bool:
         return any(_same_term(t, x) for x in terms)
 
+    # "According to Kochinyan, Armenia is changing course" against "Kochinyan does not
+    # believe that Armenia is changing course": the claim drops the verb that carried the
+    # negation, and keeps what was denied. (With the verb kept, "Kochinyan believes that
+    # ...", the word-by-word rule below sees it.)
+    denied = _denied(passage_sentence)
+    if (denied and not c_neg and not any(has(c_aff, t) for t in _NEG_RAISING)
+            and 2 * len(c_aff & denied) >= max(2, len(denied))):
+        return True
     for t in c_neg - c_aff:
         if has(p_aff, t) and not has(p_neg, t):
             return True
@@ -503,9 +530,24 @@ def render(sentences: Sequence[CitedSentence]) -> str:
     return " ".join(parts)
 
 
+def _naming(names: set[str], passages: Sequence[Passage]) -> set[int]:
+    """The passages (numbered from 1) that hold every one of ``names``."""
+    keys = {term_key(n) for n in names}
+    return {i for i, p in enumerate(passages, start=1) if keys <= word_keys(p.chunk.text)}
+
+
 def _best_passage(sentence: str, passages: Sequence[Passage], question: str = "") -> int | None:
-    scored = [(support(sentence, p.chunk.text, question), -i, i + 1)
-              for i, p in enumerate(passages)]
+    """The passage that supports ``sentence`` best, if one does.
+
+    A sentence some passage contradicts ("According to Kochinyan, A" beside "Kochinyan
+    does not believe that A") may cite only a passage that names its speakers: a headline
+    asking "Is A?" holds A's words but says nothing of Kochinyan.
+    """
+    verdicts = [assess(sentence, p.chunk.text, question) for p in passages]
+    among = (_naming(speakers(sentence), passages)
+             if any(v.reason in ("polarity", "modality") for v in verdicts) else None)
+    scored = [(v.score, -i, i + 1) for i, v in enumerate(verdicts)
+              if among is None or i + 1 in among]
     best = max(scored, default=None)
     if best is None or best[0] < SUPPORT_THRESHOLD:
         return None
@@ -515,8 +557,9 @@ def _best_passage(sentence: str, passages: Sequence[Passage], question: str = ""
 def supporting_span(passage: Passage, claims: Sequence[str]) -> tuple[int, int]:
     """Document offsets of the passage sentences that best match the claims.
 
-    Each claim picks the passage sentence sharing most content words with it; the span
-    runs from the first picked sentence to the last.
+    Each claim picks the passage sentences it quotes whole (of two words or more), or else
+    the one sharing most content words with it; the span runs from the first picked
+    sentence to the last.
     """
     chunk = passage.chunk
     spans = sentence_spans(chunk.text)
@@ -524,6 +567,12 @@ def supporting_span(passage: Passage, claims: Sequence[str]) -> tuple[int, int]:
         return chunk.start, chunk.end
     picked = []
     for claim in claims or [""]:
+        # A quote of several sentences (a heading and the sentence under it) spans them all.
+        quoted = [sp for sp in spans if len(words(chunk.text[sp[0]:sp[1]])) > 1
+                  and " ".join(chunk.text[sp[0]:sp[1]].split()) in claim]
+        if quoted:
+            picked += quoted
+            continue
         terms = _terms(claim)
         picked.append(max(spans, key=lambda sp: (len(_terms(chunk.text[sp[0]:sp[1]]) & terms),
                                                  -sp[0])))

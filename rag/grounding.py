@@ -9,9 +9,12 @@ The pipeline asks three things of it, in this order:
 2. ``needs_retry``: the model's text has no words (only markers): ask once more.
 3. ``judge``: the verdict on the model's text (and the retry's, if any). Each sentence's
    citations are checked and repaired (citations.check); sentences no passage supports
-   are removed; when nothing supported is left, the source sentence closest to the claim
-   and the question is quoted instead ("extractive"), or the answer abstains; a "how
-   many" question answered without a number abstains.
+   are removed, and so are sentences that only restate the question ("The exception
+   raised is [3]."); when nothing supported is left, the source sentence closest to the
+   claim and the question is quoted instead ("extractive"; for a restated question, from
+   the passage the model pointed at first), with the heading, signature or "X said:" line
+   that introduces it, or the answer abstains; a "how many" question answered without a
+   number abstains.
 
 Every rule works on CitedSentence values; the model's text is parsed once, here.
 """
@@ -25,12 +28,15 @@ from dataclasses import dataclass, replace
 from . import abstention, answer_types, citations, prompts
 from .chunking import sentence_spans
 from .citations import CitedSentence
-from .text import content_terms, key_terms, normalize, open_quote, term_key, word_keys
+from .text import code_names, content_terms, key_terms, normalize, open_quote, term_key, word_keys
 from .types import AnswerMode, Citation, Passage, Revision
 
 # How much of the model's claim (and the question) a source sentence must share to be
 # quoted in its place when the model's own words are unsupported.
 EXTRACTIVE_MIN_SHARE = 0.5
+# The same, for a sentence of the passage the model pointed at ([3] in "The exception
+# raised is [3]."): the model's pointer counts as part of the evidence.
+POINTED_MIN_SHARE = 1 / 3
 # A passage must hold more than this share of the question's content words for a refusal
 # beside it not to be the final word (see answer_passage): a majority, so that a passage
 # with "Armenia" and "CSTO" but not "join" or "year" does not answer "In which year did
@@ -105,6 +111,20 @@ def judge(question: str, asked: str, passages: Sequence[Passage], raw: str,
     for s in checked.sentences:
         if s not in kept:
             warnings.append(f"removed a sentence no passage supports: “{s.text[:80]}”")
+    hollow = [s for s in kept if s.cites and restates(question, asked, s.text)]
+    if hollow:
+        kept = [s for s in kept if s not in hollow]
+        for s in hollow:
+            warnings.append(f"removed a sentence that only restates the question: “{s.text[:80]}”")
+        if not any(s.cites for s in kept):
+            # "The exception raised if you assign to a frozen field is [3].": the model
+            # pointed at the passage and left the answer out; the pointed passage first.
+            pointed = list(dict.fromkeys(n for s in hollow for n in s.cites))
+            rest = [n for n in range(1, len(passages) + 1) if n not in pointed]
+            return _quote_source(question, "", passages, [*pointed, *rest],
+                                 "the model's answer restates the question without "
+                                 "answering it", "The model's answer did not answer the "
+                                 "question.", warnings, prefer=pointed)
     if not any(s.cites for s in kept):
         # The model answered, but in words no passage supports (often a detail added
         # from its own memory).
@@ -125,6 +145,21 @@ def judge(question: str, asked: str, passages: Sequence[Passage], raw: str,
                    revision)
 
 
+# Questions a "yes" or "no" answers: an answer may say no more than the question then.
+_YES_NO = re.compile(r"^\s*(?:(?:and|but|so)\s+)?(?:is|are|was|were|am|do|does|did|can|could|"
+                     r"will|would|should|shall|has|have|had|may|might|must)\b", re.IGNORECASE)
+
+
+def restates(question: str, asked: str, sentence: str) -> bool:
+    """Whether ``sentence`` says nothing but the question: every content word of its claim
+    is one of the question's ("What exception is raised ...?" — "The exception raised ...
+    is [3]."). Not for a question a yes or no answers, nor an answer that opens with one."""
+    if _YES_NO.match(question) or _YES_NO.match(asked) or citations.answers_yes_no(sentence):
+        return False
+    claim = set(content_terms(citations.frame_and_claim(sentence)[1]))
+    return bool(claim) and claim <= set(content_terms(f"{question} {asked}"))
+
+
 def _revision(written: Sequence[CitedSentence], final: Sequence[CitedSentence]) -> Revision:
     """What the checks changed since the model wrote it: "none" (the same sentences citing
     the same passages), "cited" (the same sentences, all citing one passage set the model
@@ -138,11 +173,16 @@ def _revision(written: Sequence[CitedSentence], final: Sequence[CitedSentence]) 
 
 def _quote_source(question: str, claim: str, passages: Sequence[Passage],
                   numbers: Iterable[int], why: str, withheld: str,
-                  warnings: list[str]) -> Verdict:
+                  warnings: list[str], prefer: Sequence[int] = ()) -> Verdict:
     """Answer with the sentence of passages ``numbers`` closest to the model's claim and
-    the question, if it is close and about the question; otherwise abstain."""
-    best = _best_sentence(question, claim, passages, numbers)
-    if best and best[2] >= EXTRACTIVE_MIN_SHARE:
+    the question, if it is close and about the question (of the ``prefer`` passages, if one
+    of theirs is); otherwise abstain."""
+    best = _best_sentence(question, claim, passages, prefer) if prefer else None
+    if best is None or best[2] < POINTED_MIN_SHARE:
+        best = _best_sentence(question, claim, passages, numbers)
+        if best is not None and best[2] < EXTRACTIVE_MIN_SHARE:
+            best = None
+    if best is not None:
         n, sentence, _ = best
         warnings.append(f"{why}; answered with a sentence of passage [{n}]")
         return _quoted(n, sentence, passages, warnings)
@@ -170,11 +210,11 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
     best: tuple[int, str, float] | None = None
     for n in numbers:
         passage = passages[n - 1]
-        if not terms or not _speakers_speak(question, passage):
+        if not terms or not _speakers_speak(question, passage) or _about_namesake(question,
+                                                                                  passage):
             continue
         text = passage.chunk.text
-        for lo, hi in sentence_spans(text):
-            sentence = text[lo:hi]
+        for sentence in quotable(text):
             if want and not answer_types.holds(want, sentence, question):
                 continue
             if not _mentions_key_terms(question, sentence):
@@ -183,6 +223,36 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
             if best is None or share > best[2]:
                 best = (n, sentence, share)
     return best
+
+
+def quotable(text: str) -> list[str]:
+    """The passage's sentences as they may be quoted on their own, each on one line with
+    the line that introduces it: a heading or signature right above it ("os.cpu_count()",
+    "exception dataclasses.FrozenInstanceError") names what it describes, and "X said:"
+    who speaks; a sentence that leaves a quotation open runs on to its end."""
+    spans = sentence_spans(text)
+    out = []
+    for i, (lo, _) in enumerate(spans):
+        if i and _introduces(text, spans[i - 1], lo):
+            lo = spans[i - 1][0]
+        j = i
+        while j + 1 < len(spans) and (open_quote(text[lo:spans[j][1]])
+                                      or text[lo:spans[j][1]].endswith(":")):
+            j += 1
+        out.append(" ".join(text[lo:spans[j][1]].split()))
+    return out
+
+
+_MAX_LEAD_CHARS = 60  # a heading or signature, not a sentence that lacks its full stop
+
+
+def _introduces(text: str, prev: tuple[int, int], lo: int) -> bool:
+    """Whether the sentence at ``prev`` introduces the one starting at ``lo``: a line of
+    its own (a heading or signature, without a full stop) or a line ending in a colon."""
+    lead = text[prev[0]:prev[1]]
+    own_line = "\n" in text[prev[1]:lo]
+    return (lead.endswith(":") or (own_line and not re.search(r"[.!?…]['\"”’)]*$", lead))) \
+        and len(lead) <= _MAX_LEAD_CHARS
 
 
 def _mentions_key_terms(question: str, sentence: str) -> bool:
@@ -194,7 +264,34 @@ def _mentions_key_terms(question: str, sentence: str) -> bool:
     numbers = [t for t in terms if t[0].isdigit()]
     names = [t for t in terms if not t[0].isdigit()]
     missing = sum(not citations.named(term_key(t), have) for t in names)
-    return all(term_key(t) in have for t in numbers) and missing <= len(names) // 4
+    return (all(term_key(t) in have for t in numbers) and missing <= len(names) // 4
+            and not _namesake(question, sentence))
+
+
+def _about_namesake(question: str, passage: Passage) -> bool:
+    """Whether the passage documents another thing of the question's name: its heading
+    (or, without one, its first line) names "multiprocessing.cpu_count()" for a question
+    on "os.cpu_count()"."""
+    chunk = passage.chunk
+    head = chunk.heading.rsplit("›", 1)[-1] if chunk.heading else chunk.text.split("\n", 1)[0]
+    return _namesake(question, head)
+
+
+def _namesake(question: str, sentence: str) -> bool:
+    """Whether ``sentence`` is about another thing of the same name than ``question``:
+    "multiprocessing.cpu_count()" for "os.cpu_count()" (the same last part, another
+    qualifier)."""
+    asked = [n for n in code_names(question) if "." in n]
+    if not asked:
+        return False
+    written = code_names(sentence)
+    for name in asked:
+        last = name.rsplit(".", 1)[1]
+        same = [n for n in written if "." in n and n.rsplit(".", 1)[1] == last]
+        if same and not any(n == name or n.endswith(f".{name}") or name.endswith(f".{n}")
+                            for n in same):
+            return True
+    return False
 
 
 def _speakers_speak(question: str, passage: Passage) -> bool:
@@ -295,6 +392,8 @@ def answer_passage(question: str, passages: Sequence[Passage], raw: str,
             continue
         share = len(terms & set(content_terms(text))) / len(terms)
         if share <= ANSWER_PASSAGE_MIN_SHARE or not _speakers_speak(question, passage):
+            continue
+        if _about_namesake(question, passage):
             continue
         if want and not answer_types.holds(want, text, question):
             continue

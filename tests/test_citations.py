@@ -249,3 +249,41 @@ def test_a_passage_holding_only_the_names_supports_nothing():
 def test_said_the_same_way_in_other_words(sentence, passage):
     assert conflict(sentence, passage) is None
     assert assess(sentence, passage).supported
+
+
+@pytest.mark.parametrize(("sentence", "passage"), [
+    # The claim keeps what the passage has someone not believe, and drops the verb.
+    ("Yes, according to political analyst Areg Kochinyan, Armenia is changing course.",
+     KOCHINYAN_INTRO.chunk.text),
+    ("Armenia is changing course, Kochinyan said.", KOCHINYAN_INTRO.chunk.text),
+    # The same in another corpus's words, and through "don't think".
+    ("According to the maintainers, the C API is stable across releases.",
+     "The maintainers do not consider that the C API is stable across releases; use the "
+     "limited API instead."),
+    ("Kochinyan said anyone will give us guarantees.",
+     "“I don’t think anyone will ever give us any guarantees or is obliged to give them,” "
+     "Kochinyan said."),
+])
+def test_a_claim_stating_what_the_passage_denies_believing_is_the_opposite(sentence, passage):
+    assert conflict(sentence, passage) == "polarity"
+    assert assess(sentence, passage).reason == "polarity"
+
+
+def test_what_the_passage_denies_believing_reaches_to_the_end_of_its_clause():
+    # "does not believe that A and B": B is not denied; the sentence's frame alone is not A.
+    text = KOCHINYAN_INTRO.chunk.text
+    for sentence in ("According to Kochinyan, the statements voiced are anti-Russian rhetoric.",
+                     "Kochinyan is a political analyst.",
+                     "According to Kochinyan, Armenia is not changing course."):
+        assert conflict(sentence, text) is None, sentence
+
+
+def test_a_contradicted_sentence_is_not_repointed_to_a_passage_silent_on_its_speaker():
+    # A headline asking the question holds the claim's words; it says nothing of Kochinyan.
+    headline = _p("Is Armenia changing course from Russia to the West", 10)
+    s = CitedSentence("According to political analyst Areg Kochinyan, Armenia is changing "
+                      "course.", ())
+    q = "Does Areg Kochinyan believe that Armenia is changing course?"
+    assert check([s], [KOCHINYAN_INTRO, headline], q).sentences[0].cites == ()
+    # Without the passage that contradicts it, the headline may still be cited.
+    assert check([s], [headline], q).sentences[0].cites == (1,)

@@ -7,7 +7,9 @@ from rag.grounding import (
     judge,
     judge_again,
     needs_retry,
+    quotable,
     quote_answer,
+    restates,
 )
 
 from .test_citations import EXERCISE, PESKOV, _p
@@ -195,3 +197,70 @@ def test_a_quote_must_hold_most_of_the_question_itself():
     assert n == 1
     kept = quote_answer(q, (text,), n, refusal)
     assert kept.abstained and any("no sentence of it answers" in w for w in kept.warnings)
+
+
+# --- an answer that restates the question, and what may be quoted in its place ------------
+
+FROZEN_Q = "What exception is raised if I try to assign to a field of a frozen dataclass?"
+FROZEN = _p("exception dataclasses.FrozenInstanceError\n\nRaised when an implicitly defined "
+            "__setattr__() or __delattr__() is called on a dataclass which was defined with "
+            "frozen=True.", 500)
+FROZEN_FLAG = _p("frozen: If true (the default is False), assigning to fields will generate an "
+                 "exception. This emulates read-only frozen instances.", 900)
+
+
+def test_a_sentence_that_only_restates_the_question_is_no_answer():
+    assert restates(FROZEN_Q, FROZEN_Q, "The exception raised if you try to assign to a field "
+                    "of a frozen dataclass is.")
+    assert not restates(FROZEN_Q, FROZEN_Q, "Assigning to a field raises FrozenInstanceError.")
+    # A yes/no question may be answered in its own words.
+    yn = "Is the exercise directed against Russia?"
+    assert not restates(yn, yn, "The exercise is directed against Russia.")
+    assert not restates("Who said it?", "Who said it?", "No, nobody said it.")
+
+
+def test_a_restated_question_is_replaced_by_the_pointed_passage_with_its_heading():
+    v = judge(FROZEN_Q, FROZEN_Q, (FROZEN_FLAG, FROZEN), "The exception raised if you try to "
+              "assign to a field of a frozen dataclass is [2].")
+    assert v.mode == "extractive"
+    # The signature line above the sentence names what the sentence describes.
+    assert v.text.startswith("exception dataclasses.FrozenInstanceError Raised when")
+    assert v.text.endswith("[2].")
+    assert any("restates the question" in w for w in v.warnings)
+    [c] = v.citations
+    assert FROZEN.chunk.text.startswith("exception dataclasses.FrozenInstanceError")
+    assert (c.support_start, c.support_end) == (FROZEN.chunk.start, FROZEN.chunk.end)
+
+
+def test_a_restated_question_is_quoted_from_any_passage_or_abstains():
+    q = "What is an absolutely integral part of this region?"
+    hollow = "An absolutely integral part of this region is [2]."
+    v = judge(q, q, (EXERCISE, PESKOV), hollow)
+    assert v.mode == "extractive" and "Russia is an absolutely integral part" in v.text
+    assert judge(q, q, (EXERCISE,), hollow.replace("[2]", "[1]")).abstained
+
+
+def test_quotable_sentences_carry_the_line_that_introduces_them():
+    text = ("os.cpu_count()\n\nReturn the number of CPUs in the system. Returns None if "
+            "undetermined.\n\nThe number of usable CPUs can be obtained with "
+            "len(os.sched_getaffinity(0))\n"
+            "See the scheduler docs.")
+    assert quotable(text) == [
+        "os.cpu_count()",
+        "os.cpu_count() Return the number of CPUs in the system.",
+        "Returns None if undetermined.",
+        "The number of usable CPUs can be obtained with len(os.sched_getaffinity(0))",
+        # A line longer than a heading is a sentence without its stop, not a lead.
+        "See the scheduler docs.",
+    ]
+    # "X said:" runs on into the quotation it introduces.
+    assert quotable(PESKOV.chunk.text)[0].endswith("Russia cannot leave Armenia.”")
+
+
+def test_a_quote_about_a_namesake_is_refused():
+    q = "What does os.cpu_count() return?"
+    other = _p("multiprocessing.cpu_count()\n\nReturn the number of CPUs in the system.", 0)
+    own = _p("os.cpu_count()\n\nReturn the number of CPUs in the system.", 300)
+    refusal = judge(q, q, (other, own), "The documents do not say.")
+    assert answer_passage(q, (other, own), "The documents do not say.", refusal) == 2
+    assert answer_passage(q, (other,), "The documents do not say.", refusal) is None
