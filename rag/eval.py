@@ -85,12 +85,18 @@ def load_gold(path: Path) -> list[GoldItem]:
 # --- matching and answer metrics --------------------------------------------------------------
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCT = str.maketrans("", "", string.punctuation + "“”‘’«»…–—")
+# Punctuation is deleted, as SQuAD does ("U.S." is "us", "3.11" is "311"), except marks
+# that stand between words (brackets, quotes, commas), which become spaces:
+# "assertCountEqual(a, b)" holds the word "assertcountequal", not "assertcountequala".
+_SEPARATORS = "()[]{}<>,;:!?\"'`/|“”‘’«»…–—"
+_PUNCT = str.maketrans({c: " " if c in _SEPARATORS else None
+                        for c in string.punctuation + "“”‘’«»…–—"})
 
 
 def normalize_answer(text: str) -> str:
     """SQuAD-style: case, quotes, whitespace (non-breaking too), punctuation, articles."""
-    text = re.sub(r"\[\d+\]", " ", normalize(text)).translate(_PUNCT)
+    text = re.sub(r"\[\d+\]", " ", normalize(text))
+    text = re.sub(r"(?<=\w)['’](?=\w)", "", text).translate(_PUNCT)  # "russia's": "russias"
     return " ".join(_ARTICLES.sub(" ", text).split())
 
 
@@ -102,6 +108,18 @@ def contains_text(haystack: str, needle: str) -> bool:
 def exact_match(prediction: str, answers: Sequence[str]) -> float:
     p = normalize_answer(prediction)
     return float(any(p == normalize_answer(a) for a in answers))
+
+
+_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+
+
+def _dotted_tails(text: str) -> list[str]:
+    """The tails of the dotted names in ``text``, normalized: "a.b.c" gives "bc" and "c"."""
+    out = []
+    for m in _DOTTED.finditer(text):
+        parts = m.group().split(".")
+        out += [normalize_answer(".".join(parts[i:])) for i in range(1, len(parts))]
+    return out
 
 
 def token_f1(prediction: str, answers: Sequence[str]) -> float:
@@ -119,7 +137,10 @@ def token_f1(prediction: str, answers: Sequence[str]) -> float:
 
 
 def answer_contains(prediction: str, answers: Sequence[str]) -> float:
-    p = f" {normalize_answer(prediction)} "
+    """Whether a gold answer stands in the prediction as whole words; a dotted name's tails
+    count as words too ("dataclasses.FrozenInstanceError" holds "FrozenInstanceError",
+    which deleting the dot would glue to "dataclasses")."""
+    p = f" {normalize_answer(prediction)} {' '.join(_dotted_tails(prediction))} "
     return float(any(f" {normalize_answer(a)} " in p for a in answers if normalize_answer(a)))
 
 

@@ -187,3 +187,17 @@ def test_rag_eval_end_to_end(tmp_path: Path):
     assert (out / "report.md").read_text().startswith("# Evaluation report")
     png = (out / "metrics.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_contained_answers_in_code_are_whole_words():
+    # A dotted name holds its tails; brackets and quotes separate words.
+    assert ev.answer_contains("exception dataclasses.FrozenInstanceError Raised when",
+                              ["FrozenInstanceError"]) == 1.0
+    assert ev.answer_contains("assertCountEqual(a, b) compares counts", ["assertCountEqual"]) \
+        == 1.0
+    assert ev.answer_contains("use the `action='store_true'` argument", ["store_true"]) == 1.0
+    # A version is not a part of a longer one, a number not a part of "start=1".
+    assert ev.answer_contains("It was added in Python 3.11.2.", ["3.11"]) == 0.0
+    assert ev.answer_contains("math.prod(iterable, *, start=1)", ["1"]) == 0.0
+    assert ev.answer_contains("use asyncio.timeout_at()", ["asyncio.timeout"]) == 0.0
+    assert ev.normalize_answer("Russia’s [1] guarantees") == "russias guarantees"
