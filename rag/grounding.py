@@ -105,7 +105,11 @@ def judge(question: str, asked: str, passages: Sequence[Passage], raw: str,
     claims = [s for s in written if not abstention.model_abstained(s.text)]
     if not claims:
         return _abstain()  # the model itself says the passages do not answer
-    checked = citations.check(written, passages, asked)
+    # An answer may restate the question, so the question's words count as support; not
+    # for a question a yes or no answers: whether the passages say those words, and how,
+    # is the answer ("they do not believe that Putin would be arrested" cited to a passage
+    # that never names Putin).
+    checked = citations.check(written, passages, "" if _yes_no(question, asked) else asked)
     warnings.extend(checked.warnings)
     kept = [s for s in checked.sentences if s.cites or abstention.model_abstained(s.text)]
     for s in checked.sentences:
@@ -150,11 +154,15 @@ _YES_NO = re.compile(r"^\s*(?:(?:and|but|so)\s+)?(?:is|are|was|were|am|do|does|d
                      r"will|would|should|shall|has|have|had|may|might|must)\b", re.IGNORECASE)
 
 
+def _yes_no(question: str, asked: str) -> bool:
+    return bool(_YES_NO.match(question) or _YES_NO.match(asked))
+
+
 def restates(question: str, asked: str, sentence: str) -> bool:
     """Whether ``sentence`` says nothing but the question: every content word of its claim
     is one of the question's ("What exception is raised ...?" — "The exception raised ...
     is [3]."). Not for a question a yes or no answers, nor an answer that opens with one."""
-    if _YES_NO.match(question) or _YES_NO.match(asked) or citations.answers_yes_no(sentence):
+    if _yes_no(question, asked) or citations.answers_yes_no(sentence):
         return False
     claim = set(content_terms(citations.frame_and_claim(sentence)[1]))
     return bool(claim) and claim <= set(content_terms(f"{question} {asked}"))
@@ -228,12 +236,13 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
 def quotable(text: str) -> list[str]:
     """The passage's sentences as they may be quoted on their own, each on one line with
     the line that introduces it: a heading or signature right above it ("os.cpu_count()",
-    "exception dataclasses.FrozenInstanceError") names what it describes, and "X said:"
-    who speaks; a sentence that leaves a quotation open runs on to its end."""
+    "exception dataclasses.FrozenInstanceError") names what it describes, "X said:" who
+    speaks, and the sentence before one that says "he" or "his" whom it means; a sentence
+    that leaves a quotation open runs on to its end."""
     spans = sentence_spans(text)
     out = []
-    for i, (lo, _) in enumerate(spans):
-        if i and _introduces(text, spans[i - 1], lo):
+    for i, (lo, hi) in enumerate(spans):
+        if i and (_introduces(text, spans[i - 1], lo) or _PERSONAL.search(text[lo:hi])):
             lo = spans[i - 1][0]
         j = i
         while j + 1 < len(spans) and (open_quote(text[lo:spans[j][1]])
@@ -243,6 +252,8 @@ def quotable(text: str) -> list[str]:
     return out
 
 
+# A person referred back to: the sentence before names them.
+_PERSONAL = re.compile(r"\b(?:he|she|him|his|her|hers)\b", re.IGNORECASE)
 _MAX_LEAD_CHARS = 60  # a heading or signature, not a sentence that lacks its full stop
 
 

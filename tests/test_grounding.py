@@ -264,3 +264,37 @@ def test_a_quote_about_a_namesake_is_refused():
     refusal = judge(q, q, (other, own), "The documents do not say.")
     assert answer_passage(q, (other, own), "The documents do not say.", refusal) == 2
     assert answer_passage(q, (other,), "The documents do not say.", refusal) is None
+
+
+def test_a_yes_no_answer_is_not_vouched_for_by_the_question_words():
+    q = "Would Putin be arrested if he came to Armenia, according to the analyst?"
+    majority = _p("However, Armenian political analysts in the majority do not share this "
+                  "opinion and do not agree with the opinion that Armenia is changing the vector "
+                  "of its foreign policy.", 0)
+    analyst = _p("He reminds that the process started long before the arrest warrant was "
+                 "issued. And Putin, of course, will not be arrested if he comes to Armenia.", 400)
+    raw = ("The Armenian political analysts in the majority do not agree with the opinion that "
+           "Armenia is changing the vector of its foreign policy, and they do not believe that "
+           "Putin would be arrested if he came to Armenia [1].")
+    v = judge(q, q, (majority, analyst), raw)
+    # Putin is named only by the question: the passage cited cannot vouch for him, and the
+    # claim holds too little of the other passage's sentence to quote it instead.
+    assert v.abstained and "withheld" in v.text
+    # The same words for a question that is not a yes/no one may restate it.
+    wq = "What do the analysts in the majority not agree with?"
+    assert judge(wq, wq, (majority,), "They do not agree with the opinion that Armenia is "
+                 "changing the vector of its foreign policy [1].").mode == "generated"
+
+
+def test_a_quote_saying_his_carries_the_sentence_that_names_him():
+    text = ("Kochinyan believes that Armenia needs to increase its resilience. “I don’t think "
+            "anyone will ever give us any guarantees,” was his response to a question.")
+    assert quotable(text)[1] == text
+    q = "Does Kochinyan expect anyone to give Armenia guarantees?"
+    p = _p(text, 0)
+    refusal = judge(q, q, (p,), "The documents do not say.")
+    n = answer_passage(q, (p,), "The documents do not say.", refusal)
+    assert n == 1
+    v = quote_answer(q, (p,), n, refusal)
+    assert v.mode == "extractive" and "anyone will ever give us any guarantees" in v.text
+    assert v.text.startswith("Kochinyan believes")
