@@ -19,7 +19,8 @@ not the chunk, so neither this cut nor the chunker's cut loses who is speaking:
   chunk's end;
 - the attribution of a quotation stays with it: the "X said:" sentence that introduces it,
   and, when only a pronoun names the speaker ("…,” he told JAMnews."), the sentence before;
-- a sentence ending in a colon keeps what it introduces.
+- a sentence ending in a colon keeps what it introduces, and so does a heading or a
+  definition's term ("EAFP" keeps "Easier to ask for forgiveness than permission.").
 
 The rules reach whole sentences at most MAX_REACH characters beyond the chunk.
 The kept text is still one exact span of the document, so citations keep pointing at
@@ -70,9 +71,11 @@ def select(question: str, passages: Sequence[Passage], mode: str = "sentences",
     out: list[Passage] = []
     for p in passages:
         doc = documents.get(p.chunk.doc_id) if documents else None
-        trimmed = _trim(p, distinctive, doc.text if doc else None) if distinctive else p
+        heads = frozenset(at for at, _, _ in doc.headings) if doc else frozenset()
+        trimmed = (_trim(p, distinctive, doc.text if doc else None, heads) if distinctive
+                   else p)
         if trimmed is p:  # no sentence with a distinctive word: any word of the question
-            trimmed = _trim(p, terms, doc.text if doc else None)
+            trimmed = _trim(p, terms, doc.text if doc else None, heads)
         c = trimmed.chunk
         if any(o.chunk.doc_id == c.doc_id and o.chunk.start <= c.start and c.end <= o.chunk.end
                for o in out):
@@ -113,11 +116,13 @@ def _refers_back(sentence: str) -> bool:
     return first in _BACK_REFERENCES
 
 
-def _trim(p: Passage, terms: set[str], doc_text: str | None = None) -> Passage:
+def _trim(p: Passage, terms: set[str], doc_text: str | None = None,
+          heads: frozenset[int] = frozenset()) -> Passage:
     c = p.chunk
     if doc_text is None or doc_text[c.start : c.end] != c.text:
         text, base = c.text, 0  # the chunk alone: the rules stop at its edges
         window = (0, len(c.text))
+        heads = frozenset()  # document offsets, which the chunk's text does not have
     else:
         text, base = doc_text, c.start
         window = _line_aligned(doc_text, max(0, c.start - MAX_REACH),
@@ -131,7 +136,7 @@ def _trim(p: Passage, terms: set[str], doc_text: str | None = None) -> Passage:
     if not hits:
         return p
     first, last = hits[0], min(inside[-1], hits[-1] + SENTENCES_AFTER)
-    first, last = _discourse(text, spans, first, last, inside[-1])
+    first, last = _discourse(text, spans, first, last, inside[-1], heads)
     lo, hi = spans[first][0], spans[last][1]
     if (lo, hi) == (c.start, c.end) and base:
         return p
@@ -152,9 +157,10 @@ def _line_aligned(text: str, lo: int, hi: int) -> tuple[int, int]:
 
 
 def _discourse(text: str, spans: list[tuple[int, int]], first: int, last: int,
-               chunk_last: int) -> tuple[int, int]:
+               chunk_last: int, heads: frozenset[int] = frozenset()) -> tuple[int, int]:
     """Widen sentences ``first..last`` of ``text`` by the discourse rules (module doc);
-    ``chunk_last`` is the chunk's last sentence."""
+    ``chunk_last`` is the chunk's last sentence, ``heads`` the offsets in ``text`` where
+    the document's headings (and definition terms) start."""
     def sentence(i: int) -> str:
         return text[spans[i][0] : spans[i][1]]
 
@@ -178,7 +184,7 @@ def _discourse(text: str, spans: list[tuple[int, int]], first: int, last: int,
     # its end for one matching sentence (its speaker is found going back, above).
     while last + 1 < len(spans) and (
             (last + 1 <= chunk_last and open_quote(text[spans[first][0] : spans[last][1]]))
-            or sentence(last).endswith(":")):
+            or sentence(last).endswith(":") or spans[last][0] in heads):
         last += 1
     # "…,” he told JAMnews.": the sentence before the quotation names who "he" is.
     kept = text[spans[first][0] : spans[last][1]]

@@ -58,7 +58,9 @@ from .vectors import build as build_vectors
 from .vectors import choose_kind
 from .version import __version__
 
-FORMAT_VERSION = 2  # 2: chunks carry their heading path, embedded with the text
+FORMAT_VERSION = 3  # 2: chunks carry their heading path, embedded with the text; 3: heading
+# offsets found on their own line (before 98e7bed a heading word inside an earlier paragraph
+# could take its place), which chunk starts, heading paths and the context rules rely on
 CURRENT = "CURRENT"
 
 

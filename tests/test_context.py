@@ -160,3 +160,20 @@ def test_passages_that_touch_merge():
     c = passage(DOC.index("Zakharova"), len(DOC), "c3")
     assert len(context.select("Did Peskov or Zakharova call it rude?", [a, c],
                               documents={"d": doc})) == 2
+
+
+def test_a_heading_or_defined_term_keeps_what_it_introduces():
+    # A glossary as the HTML loader gives it: the term is a <dt>, a heading of the document.
+    text = ("Duck-typing avoids tests using type(). Instead, it employs hasattr() tests or "
+            "EAFP programming.\n\nEAFP\n\nEasier to ask for forgiveness than permission. This "
+            "common style assumes valid keys.\n\nLBYL\n\nLook before you leap.")
+    term = text.index("EAFP\n")
+    doc = Document("g", "Glossary", "g.html", text, "0", headings=((term, 7, "EAFP"),))
+    whole = Passage(Chunk("g", "g#0", 0, len(text), text), "Glossary", 1.0)
+    [kept] = context.select("What does EAFP stand for?", [whole], documents={"g": doc})
+    assert kept.chunk.text.endswith("EAFP\n\nEasier to ask for forgiveness than permission.")
+    assert text[kept.chunk.start : kept.chunk.end] == kept.chunk.text
+    # The same words on a line that is no heading keep nothing more.
+    plain = Document("g", "Glossary", "g.html", text, "0")
+    [kept] = context.select("What does EAFP stand for?", [whole], documents={"g": plain})
+    assert kept.chunk.text.endswith("EAFP")
