@@ -60,7 +60,8 @@ from .version import __version__
 
 FORMAT_VERSION = 3  # 2: chunks carry their heading path, embedded with the text; 3: heading
 # offsets found on their own line (before 98e7bed a heading word inside an earlier paragraph
-# could take its place), which chunk starts, heading paths and the context rules rely on
+# could take its place), which chunk starts, heading paths and the context rules rely on,
+# and BM25 terms stemmed so that "raise" and "raises" are one term
 CURRENT = "CURRENT"
 
 

@@ -47,13 +47,15 @@ def words(text: str) -> list[str]:
 
 
 def stem(word: str) -> str:
-    """A light English suffix stripper: enough to match "ratified"/"ratification"."""
+    """A light English suffix stripper: enough to match "ratified"/"ratification", and
+    "raise"/"raises"/"raised" or "class"/"classes" (a final "e" goes, "ss" keeps its "s")."""
     if word.endswith("ies") and len(word) > 4:
         return word[:-3] + "y"
     for suffix in ("ations", "ation", "ings", "ing", "ied", "ed", "es", "s", "ly"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+        if (word.endswith(suffix) and len(word) - len(suffix) >= 4
+                and not (suffix == "s" and word.endswith("ss"))):
             return word[: -len(suffix)]
-    return word
+    return word[:-1] if word.endswith("e") and len(word) > 4 else word
 
 
 def content_terms(text: str) -> list[str]:

@@ -14,6 +14,7 @@ from rag.citations import (
     strip_markers,
     support,
 )
+from rag.text import stem
 from rag.types import Chunk, Passage
 
 
@@ -287,3 +288,13 @@ def test_a_contradicted_sentence_is_not_repointed_to_a_passage_silent_on_its_spe
     assert check([s], [KOCHINYAN_INTRO, headline], q).sentences[0].cites == ()
     # Without the passage that contradicts it, the headline may still be cited.
     assert check([s], [headline], q).sentences[0].cites == (1,)
+
+
+@pytest.mark.parametrize("forms", [
+    ("raise", "raises", "raised", "raising"), ("change", "changes", "changed", "changing"),
+    ("believe", "believes", "believed"), ("guarantee", "guarantees", "guaranteed"),
+    ("class", "classes"), ("process", "processes"), ("value", "values"),
+])
+def test_the_forms_of_a_word_have_one_stem(forms):
+    # "What exception does it raise?" is matched by "raises" (retrieval and the checker).
+    assert len({stem(w) for w in forms}) == 1, {w: stem(w) for w in forms}
