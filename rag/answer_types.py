@@ -1,10 +1,11 @@
 """What kind of thing a question asks for, and whether a text holds one.
 
 "How many American soldiers ...?" wants a count, "In which year ...?" a year, "Which
-newspaper ...?" a name. An answer whose every word is in its passage can still answer
-another question ("On September 11, the exercise will start" for "how many soldiers"); the
-checker's word overlap cannot see that, so the answer policy asks, for a question with an
-expected type, that the answer hold a value of that type which the question does not.
+newspaper ...?" a name, "What exception ...?" an exception's name (ValueError). An answer
+whose every word is in its passage can still answer another question ("On September 11,
+the exercise will start" for "how many soldiers"); the checker's word overlap cannot see
+that, so the answer policy asks, for a question with an expected type, that the answer
+hold a value of that type which the question does not.
 
 Only the opening of the question decides ("What does f() return when it cannot tell how
 many CPUs there are?" asks for no count), so a question with no recognised opening has no
@@ -19,7 +20,7 @@ from typing import Literal
 
 from .text import QUESTION_WORDS, STOPWORDS, normalize, words
 
-Kind = Literal["count", "year", "version", "time", "name"]
+Kind = Literal["count", "year", "version", "time", "name", "exception"]
 
 _OPENING = r"^\s*(?:(?:and|but|so|then|also)\s+)?"
 # A noun that names a named thing: "which newspaper", "what organisation".
@@ -35,10 +36,13 @@ _KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("time", re.compile(_OPENING + r"when\b", re.IGNORECASE)),
     ("name", re.compile(_OPENING + rf"(?:(?:who|whom|whose)\b|(?:which|what)\s+(?:{_NAMED_NOUNS})"
                         r"(?:s|es)?\b)", re.IGNORECASE)),
+    ("exception", re.compile(_OPENING + r"(?:which|what)\s+(?:\w+\s+)?(?:exception|error)s?\b",
+                             re.IGNORECASE)),
 )
 
 DESCRIPTION: dict[Kind, str] = {"count": "a number", "year": "a year", "version": "a version",
-                                "time": "a time or date", "name": "a name"}
+                                "time": "a time or date", "name": "a name",
+                                "exception": "an exception's name"}
 
 _MONTHS = ("january february march april may june july august september october november "
            "december jan feb mar apr jun jul aug sep sept oct nov dec").split()
@@ -57,6 +61,8 @@ _TIME = re.compile(rf"{_DIGITS}|\b(?:{_MONTH}|{_WEEKDAY}|today|yesterday|tomorro
                    r"since|until|during|earlier|later|soon|recently|previously|now|currently|"
                    r"morning|evening|night|week|month|year|decade|century|version)\b",
                    re.IGNORECASE)
+# An exception's name is a CamelCase identifier: ValueError, TimeoutExpired, StopIteration.
+_EXCEPTION = re.compile(r"(?<![\w.])(?:[A-Za-z_]\w*\.)*([A-Z][a-z0-9]+(?:[A-Z][A-Za-z0-9]*)+)\b")
 _CAPITALISED = re.compile(r"\b[^\W\d_][\w’'.-]*")  # kept when its first letter is upper case
 
 
@@ -91,6 +97,8 @@ def values(kind: Kind, text: str, question: str = "") -> list[str]:
         found = _VERSION.findall(text)
     elif kind == "time":
         found = [m.group() for m in _TIME.finditer(text)]
+    elif kind == "exception":
+        found = [m.group(1) for m in _EXCEPTION.finditer(text)]
     else:
         asked_words = set(words(question))
         found = [m.group() for m in _CAPITALISED.finditer(text) if m.group()[0].isupper()

@@ -211,8 +211,9 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
     """The sentence of passages ``numbers`` that may stand as the answer, with the share of
     the claim's and the question's content words it holds: it must be about the question
     (_mentions_key_terms), show the question's speakers speaking, and hold a value of the
-    type the question asks for (a year for "In which year ...?"). The highest share wins;
-    None if no sentence qualifies."""
+    type the question asks for (a year for "In which year ...?"). The highest share wins,
+    and is quoted with the rest of its paragraph (Quotable); None if no sentence
+    qualifies."""
     terms = set(content_terms(f"{claim} {question}"))
     want = answer_types.expected(question)
     best: tuple[int, str, float] | None = None
@@ -222,18 +223,29 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
                                                                                   passage):
             continue
         text = passage.chunk.text
-        for sentence in quotable(text):
-            if want and not answer_types.holds(want, sentence, question):
+        for q in quotable(text):
+            if want and not answer_types.holds(want, q.sentence, question):
                 continue
-            if not _mentions_key_terms(question, sentence):
+            if not _mentions_key_terms(question, q.sentence):
                 continue
-            share = len(terms & set(content_terms(sentence))) / len(terms)
+            share = len(terms & set(content_terms(q.sentence))) / len(terms)
             if best is None or share > best[2]:
-                best = (n, sentence, share)
+                best = (n, q.quote, share)
     return best
 
 
-def quotable(text: str) -> list[str]:
+@dataclass(frozen=True)
+class Quotable:
+    """A sentence as it may be quoted on its own: ``sentence`` (with the line that
+    introduces it) is what must answer the question; ``quote`` adds the rest of its
+    paragraph, up to _MAX_QUOTE_CHARS, which often finishes what it says ("Return the
+    number of CPUs in the system." / "Returns None if undetermined.")."""
+
+    sentence: str
+    quote: str
+
+
+def quotable(text: str) -> list[Quotable]:
     """The passage's sentences as they may be quoted on their own, each on one line with
     the line that introduces it: a heading or signature right above it ("os.cpu_count()",
     "exception dataclasses.FrozenInstanceError") names what it describes, "X said:" who
@@ -248,12 +260,20 @@ def quotable(text: str) -> list[str]:
         while j + 1 < len(spans) and (open_quote(text[lo:spans[j][1]])
                                       or text[lo:spans[j][1]].endswith(":")):
             j += 1
-        out.append(" ".join(text[lo:spans[j][1]].split()))
+        k = j
+        while (k + 1 < len(spans) and "\n" not in text[spans[k][1]:spans[k + 1][0]]
+               and spans[k + 1][1] - lo <= _MAX_QUOTE_CHARS):
+            k += 1
+        while k > j and text[spans[k][0]:spans[k][1]].endswith(":"):
+            k -= 1  # not "Thus, the following lines of code:" without the code
+        out.append(Quotable(" ".join(text[lo:spans[j][1]].split()),
+                            " ".join(text[lo:spans[k][1]].split())))
     return out
 
 
 # A person referred back to: the sentence before names them.
 _PERSONAL = re.compile(r"\b(?:he|she|him|his|her|hers)\b", re.IGNORECASE)
+_MAX_QUOTE_CHARS = 250  # a quote runs on to the end of its paragraph, up to this
 _MAX_LEAD_CHARS = 60  # a heading or signature, not a sentence that lacks its full stop
 
 

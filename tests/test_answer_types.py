@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.answer_types import expected, holds, values
+from rag.answer_types import Expected, expected, holds, values
 
 
 @pytest.mark.parametrize(("question", "kind"), [
@@ -62,3 +62,17 @@ def test_values_stand_whole_and_names_need_not_be_ascii():
     assert values("name", "Émile Łukasz said so.", "Who said so?") == ["Émile", "Łukasz"]
     # "Whole", "Whoever": no "who" question.
     assert expected("Whole-number division: what does // return?") is None
+
+
+def test_what_exception_asks_for_an_exception_name():
+    q = "What exception is raised if I try to assign to a field of a frozen dataclass?"
+    assert expected(q) == Expected("exception")
+    assert expected("Which error does zip() raise?") == Expected("exception")
+    assert expected("What happens if I call max() on an empty list?") is None
+    assert values("exception", "exception dataclasses.FrozenInstanceError: raised when", q) \
+        == ["FrozenInstanceError"]
+    assert values("exception", "raise a TimeoutExpired exception, a subclass of "
+                  "SubprocessError", q) == ["TimeoutExpired", "SubprocessError"]
+    # A name the question already holds is no answer; nor is a plain capitalised word.
+    assert values("exception", "A ValueError is raised.", "Is a ValueError raised?") == []
+    assert values("exception", "Raised when the field is frozen.", q) == []

@@ -245,7 +245,7 @@ def test_quotable_sentences_carry_the_line_that_introduces_them():
             "undetermined.\n\nThe number of usable CPUs can be obtained with "
             "len(os.sched_getaffinity(0))\n"
             "See the scheduler docs.")
-    assert quotable(text) == [
+    assert [q.sentence for q in quotable(text)] == [
         "os.cpu_count()",
         "os.cpu_count() Return the number of CPUs in the system.",
         "Returns None if undetermined.",
@@ -253,8 +253,12 @@ def test_quotable_sentences_carry_the_line_that_introduces_them():
         # A line longer than a heading is a sentence without its stop, not a lead.
         "See the scheduler docs.",
     ]
+    # A quote runs on to the end of its paragraph: what the sentence begins, it finishes.
+    assert quotable(text)[1].quote == ("os.cpu_count() Return the number of CPUs in the "
+                                       "system. Returns None if undetermined.")
+    assert quotable(text)[3].quote == quotable(text)[3].sentence
     # "X said:" runs on into the quotation it introduces.
-    assert quotable(PESKOV.chunk.text)[0].endswith("Russia cannot leave Armenia.”")
+    assert quotable(PESKOV.chunk.text)[0].sentence.endswith("Russia cannot leave Armenia.”")
 
 
 def test_a_quote_about_a_namesake_is_refused():
@@ -289,7 +293,7 @@ def test_a_yes_no_answer_is_not_vouched_for_by_the_question_words():
 def test_a_quote_saying_his_carries_the_sentence_that_names_him():
     text = ("Kochinyan believes that Armenia needs to increase its resilience. “I don’t think "
             "anyone will ever give us any guarantees,” was his response to a question.")
-    assert quotable(text)[1] == text
+    assert quotable(text)[1].sentence == text
     q = "Does Kochinyan expect anyone to give Armenia guarantees?"
     p = _p(text, 0)
     refusal = judge(q, q, (p,), "The documents do not say.")
