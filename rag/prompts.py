@@ -22,28 +22,16 @@ RETRY = (
 
 
 def format_sources(passages: Sequence[Passage], only: Sequence[int] | None = None) -> str:
-    """Number the passages [1]..[k], each under what it is about: its section ("Built-in
-    Functions › max(iterable, *, key=None)": a passage saying "If the iterable is empty, a
-    ValueError is raised" does not say of which function), or else its document's title
-    when there are several. With ``only``, just those passages, under their numbers."""
+    """Number the passages [1]..[k]; name the document only when there are several.
+    With ``only``, just those passages, under their numbers."""
     several = len({p.chunk.doc_id for p in passages}) > 1
     blocks = []
     for i, p in enumerate(passages, start=1):
         if only is not None and i not in only:
             continue
-        about = section(p.chunk.heading) or (p.title if several else "")
-        head = f"[{i}] (from: {about})" if about else f"[{i}]"
+        head = f"[{i}] (from: {p.title})" if several else f"[{i}]"
         blocks.append(f"{head}\n{p.chunk.text.strip()}")
     return "\n\n".join(blocks)
-
-
-def section(heading: str) -> str:
-    """A heading path cut to its first and last parts: "What’s New In Python 3.6 › … ›
-    PEP 487: Simpler customization of class creation"."""
-    parts = [h.strip() for h in heading.split("›") if h.strip()]
-    if len(parts) > 2:
-        parts = [parts[0], "…", parts[-1]]
-    return " › ".join(parts)
 
 
 def build_messages(
