@@ -254,6 +254,8 @@ def quotable(text: str) -> list[Quotable]:
     spans = sentence_spans(text)
     out = []
     for i, (lo, hi) in enumerate(spans):
+        if i + 1 < len(spans) and _introduces(text, spans[i], spans[i + 1][0]):
+            continue  # a heading or signature alone says nothing: it comes with the next
         if i and (_introduces(text, spans[i - 1], lo) or _PERSONAL.search(text[lo:hi])):
             lo = spans[i - 1][0]
         j = i

@@ -246,7 +246,7 @@ def test_quotable_sentences_carry_the_line_that_introduces_them():
             "len(os.sched_getaffinity(0))\n"
             "See the scheduler docs.")
     assert [q.sentence for q in quotable(text)] == [
-        "os.cpu_count()",
+        # The signature alone is no sentence to quote: it comes with the one it introduces.
         "os.cpu_count() Return the number of CPUs in the system.",
         "Returns None if undetermined.",
         "The number of usable CPUs can be obtained with len(os.sched_getaffinity(0))",
@@ -254,9 +254,9 @@ def test_quotable_sentences_carry_the_line_that_introduces_them():
         "See the scheduler docs.",
     ]
     # A quote runs on to the end of its paragraph: what the sentence begins, it finishes.
-    assert quotable(text)[1].quote == ("os.cpu_count() Return the number of CPUs in the "
+    assert quotable(text)[0].quote == ("os.cpu_count() Return the number of CPUs in the "
                                        "system. Returns None if undetermined.")
-    assert quotable(text)[3].quote == quotable(text)[3].sentence
+    assert quotable(text)[2].quote == quotable(text)[2].sentence
     # "X said:" runs on into the quotation it introduces.
     assert quotable(PESKOV.chunk.text)[0].sentence.endswith("Russia cannot leave Armenia.”")
 
