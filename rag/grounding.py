@@ -302,12 +302,12 @@ def _mentions_key_terms(question: str, sentence: str) -> bool:
 
 
 def _about_namesake(question: str, passage: Passage) -> bool:
-    """Whether the passage documents another thing of the question's name: its heading
-    (or, without one, its first line) names "multiprocessing.cpu_count()" for a question
-    on "os.cpu_count()"."""
+    """Whether the passage documents another thing of the question's name: the heading it
+    sits under, or the heading or signature it opens with, names
+    "multiprocessing.cpu_count()" for a question on "os.cpu_count()"."""
     chunk = passage.chunk
-    head = chunk.heading.rsplit("›", 1)[-1] if chunk.heading else chunk.text.split("\n", 1)[0]
-    return _namesake(question, head)
+    heads = (chunk.heading.rsplit("›", 1)[-1], chunk.text.lstrip().split("\n", 1)[0])
+    return any(_namesake(question, head) for head in heads)
 
 
 def _namesake(question: str, sentence: str) -> bool:

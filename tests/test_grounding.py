@@ -1,5 +1,7 @@
 """The answer policy on its own: no model, no index, no embedder (rag.grounding is pure)."""
 
+from dataclasses import replace
+
 from rag.citations import CitedSentence
 from rag.grounding import (
     answer_passage,
@@ -268,6 +270,9 @@ def test_a_quote_about_a_namesake_is_refused():
     refusal = judge(q, q, (other, own), "The documents do not say.")
     assert answer_passage(q, (other, own), "The documents do not say.", refusal) == 2
     assert answer_passage(q, (other,), "The documents do not say.", refusal) is None
+    # The signature opens the chunk, so the chunk's heading path is the section above it.
+    under = replace(other, chunk=replace(other.chunk, heading="multiprocessing › Reference"))
+    assert answer_passage(q, (under, own), "The documents do not say.", refusal) == 2
 
 
 def test_a_yes_no_answer_is_not_vouched_for_by_the_question_words():
