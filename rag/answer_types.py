@@ -36,8 +36,11 @@ _KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("time", re.compile(_OPENING + r"when\b", re.IGNORECASE)),
     ("name", re.compile(_OPENING + rf"(?:(?:who|whom|whose)\b|(?:which|what)\s+(?:{_NAMED_NOUNS})"
                         r"(?:s|es)?\b)", re.IGNORECASE)),
-    ("exception", re.compile(_OPENING + r"(?:which|what)\s+(?:\w+\s+)?(?:exception|error)s?\b",
+    ("exception", re.compile(_OPENING + r"(?:which|what)\s+(?:\w+\s+)?exceptions?\b",
                              re.IGNORECASE)),
+    # "What error does zip() raise?", not "What error did Russia make?" (a mistake).
+    ("exception", re.compile(_OPENING + r"(?:which|what)\s+(?:\w+\s+)?errors?\b.*\b(?:rais|"
+                             r"throw|get)", re.IGNORECASE)),
 )
 
 DESCRIPTION: dict[Kind, str] = {"count": "a number", "year": "a year", "version": "a version",

@@ -69,6 +69,8 @@ def test_what_exception_asks_for_an_exception_name():
     assert expected(q) == Expected("exception")
     assert expected("Which error does zip() raise?") == Expected("exception")
     assert expected("What happens if I call max() on an empty list?") is None
+    # An error in a news story is a mistake, not an exception.
+    assert expected("What error did Russia make, according to Pashinyan?") is None
     assert values("exception", "exception dataclasses.FrozenInstanceError: raised when", q) \
         == ["FrozenInstanceError"]
     assert values("exception", "raise a TimeoutExpired exception, a subclass of "
