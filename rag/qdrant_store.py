@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import IndexCorruptError, IndexNotFoundError, VectorStoreError
+from .errors import IndexCorruptError, IndexNotFoundError, IndexWriteError, VectorStoreError
 from .index import Index, Manifest, document_vocabulary
 from .progress import SILENT, Reporter
 from .text import content_terms
@@ -329,7 +329,6 @@ class QdrantIndex(Index):
                                            for t in set(content_terms(c.search_text)))
         return self._shares.get(term, 0) / max(1, len(self.chunks))
 
-
     @property
     def location(self) -> str:
         return f"Qdrant collection {self.qdrant.collection!r} at {self.qdrant.where}"
@@ -343,8 +342,6 @@ class QdrantIndex(Index):
         why = new.manifest.settings_mismatch(m.embedding_model, m.dimension, m.chunk_size,
                                              m.chunk_overlap)
         if why:
-            from .errors import IndexWriteError
-
             raise IndexWriteError(f"The Qdrant collection {self.qdrant.collection!r} was "
                                   f"rebuilt by another process and is now {why}: restart "
                                   "this one with the settings it was rebuilt with")
