@@ -15,14 +15,21 @@ from .citations import speakers
 from .text import code_names, key_terms, term_key, word_keys
 from .types import Passage
 
+# The model says its sources do not answer: these phrases are refusals wherever they stand.
 _MODEL_ABSTAINS = re.compile(
     r"(documents?|sources?|passages?|context|text|article)s?\s+(do|does|did)\s*(not|n[o’']t)\s+"
     r"(say|mention|contain|provide|include|state|specify|discuss|answer|give)"
-    r"|\bno (information|mention)\b|\bnot (mentioned|provided|specified|stated)\b"
-    r"|\b(cannot|can[’']t|unable to) (answer|determine|find)\b"
+    r"|\bno (information|mention)\b|\b(cannot|can[’']t|unable to) answer\b"
     r"|\bthere is no (information|mention)\b",
     re.IGNORECASE,
 )
+# These are refusals only about the sources, or from the model itself: "If sep is not
+# specified, runs of whitespace are one separator" and "when Python cannot find a module"
+# are what a document says, and a right answer that quotes them is not a refusal.
+_NOT_GIVEN = re.compile(r"\bnot (mentioned|provided|specified|stated)\b"
+                        r"|\b(cannot|can[’']t|unable to) (determine|find)\b", re.IGNORECASE)
+_ABOUT_SOURCES = re.compile(r"\b(documents?|sources?|passages?|context|texts?|article|"
+                            r"information)\b|^\s*(I|it is|this is)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -81,4 +88,5 @@ def _tail(name: str) -> str:
 
 def model_abstained(answer: str) -> bool:
     """The model's own words say the sources do not answer the question."""
-    return bool(_MODEL_ABSTAINS.search(answer))
+    return bool(_MODEL_ABSTAINS.search(answer) or (
+        _NOT_GIVEN.search(answer) and _ABOUT_SOURCES.search(answer)))

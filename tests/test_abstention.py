@@ -91,6 +91,13 @@ def test_no_passages_abstains():
     ("I cannot answer that from the sources.", True),
     ("Peskov said Russia cannot leave Armenia [1].", False),
     ("Simonyan said he is not going to comment [2].", False),
+    ("The date is not mentioned in the sources.", True),
+    ("It is not specified.", True),
+    ("I cannot find this in the documents.", True),
+    # What a document says, quoted as the answer, is not a refusal.
+    ("When the separator is not specified or is None, runs of consecutive whitespace are "
+     "regarded as a single separator [2].", False),
+    ("ModuleNotFoundError is raised when Python cannot find a module [1].", False),
 ])
 def test_model_abstention_phrases(text, abstained):
     assert model_abstained(text) is abstained
