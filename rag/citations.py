@@ -239,24 +239,31 @@ def _is_negation(w: str) -> bool:
 def _polarity(text: str) -> tuple[set[str], set[str]]:
     """(negated, affirmed): the content terms of ``text`` a negation applies to (the first
     content word after it: "does not believe" negates "believe"), and the others. "Not
-    only" and a negated negative ("did not go unnoticed") negate nothing."""
-    ws = words(text)
+    only" and a negated negative ("did not go unnoticed") negate nothing, and a negation
+    reaches no further than its clause's punctuation ("If sep is None, a different
+    algorithm is applied" negates nothing: "None" ends its clause)."""
     negated: set[str] = set()
-    taken: set[int] = set()
-    for i, w in enumerate(ws):
-        if not _is_negation(w) or ws[i + 1:i + 2] == ["only"]:
-            continue
-        for j in range(i + 1, min(i + 6, len(ws))):
-            x = ws[j]
-            if x in STOPWORDS or x in _FILLER or _is_negation(x) or len(x) < 2:
+    affirmed: set[str] = set()
+    for piece in _SCOPE.split(text):
+        ws = words(piece)
+        taken: set[int] = set()
+        for i, w in enumerate(ws):
+            if not _is_negation(w) or ws[i + 1:i + 2] == ["only"]:
                 continue
-            if not (x.startswith("un") and len(x) > 4):  # litotes: no negation
-                negated.add(stem(x))
-            taken.add(j)
-            break
-    affirmed = {stem(x) for j, x in enumerate(ws)
-                if j not in taken and x not in STOPWORDS and not _is_negation(x) and len(x) > 1}
+            for j in range(i + 1, min(i + 6, len(ws))):
+                x = ws[j]
+                if x in STOPWORDS or x in _FILLER or _is_negation(x) or len(x) < 2:
+                    continue
+                if not (x.startswith("un") and len(x) > 4):  # litotes: no negation
+                    negated.add(stem(x))
+                taken.add(j)
+                break
+        affirmed |= {stem(x) for j, x in enumerate(ws) if j not in taken
+                     and x not in STOPWORDS and not _is_negation(x) and len(x) > 1}
     return negated, affirmed
+
+
+_SCOPE = re.compile(r"[,;:()—–]")  # where a negation's reach ends
 
 
 def _same_term(a: str, b: str) -> bool:

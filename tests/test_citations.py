@@ -1,6 +1,7 @@
 import pytest
 
 from rag.citations import (
+    SUPPORT_THRESHOLD,
     CitedSentence,
     assess,
     check,
@@ -298,3 +299,16 @@ def test_a_contradicted_sentence_is_not_repointed_to_a_passage_silent_on_its_spe
 def test_the_forms_of_a_word_have_one_stem(forms):
     # "What exception does it raise?" is matched by "raises" (retrieval and the checker).
     assert len({stem(w) for w in forms}) == 1, {w: stem(w) for w in forms}
+
+
+def test_a_negation_reaches_no_further_than_its_clause():
+    # "None" is a value here, and it ends its clause: the algorithm is not denied.
+    passage = ("If sep is not specified or is None, a different splitting algorithm is "
+               "applied: runs of consecutive whitespace are regarded as a single separator.")
+    answer = ("When the separator is not specified or is None, a different splitting "
+              "algorithm is applied: runs of consecutive whitespace are regarded as a single "
+              "separator.")
+    assert conflict(answer, passage) is None
+    assert support(answer, passage) >= SUPPORT_THRESHOLD
+    # Within its clause a negation still counts.
+    assert conflict("A different splitting algorithm is not applied.", passage) == "polarity"
