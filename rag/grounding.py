@@ -284,6 +284,8 @@ def _introduces(text: str, prev: tuple[int, int], lo: int) -> bool:
     its own (a heading or signature, without a full stop) or a line ending in a colon."""
     lead = text[prev[0]:prev[1]]
     own_line = "\n" in text[prev[1]:lo]
+    if not re.search(r"[A-Za-z]{2}", lead) or lead.lstrip().startswith((">>>", "...")):
+        return False  # a line of code or of its output ("['1', '2', '']") names nothing
     return (lead.endswith(":") or (own_line and not re.search(r"[.!?…]['\"”’)]*$", lead))) \
         and len(lead) <= _MAX_LEAD_CHARS
 

@@ -307,3 +307,13 @@ def test_a_quote_saying_his_carries_the_sentence_that_names_him():
     v = quote_answer(q, (p,), n, refusal)
     assert v.mode == "extractive" and "anyone will ever give us any guarantees" in v.text
     assert v.text.startswith("Kochinyan believes")
+
+
+def test_a_line_of_code_or_its_output_introduces_no_sentence():
+    text = (">>> '1,2,,3,'.split(',')\n['1', '2', '', '3', '']\nIf sep is not specified or is "
+            "None, a different splitting algorithm is applied.\nos.cpu_count()\nReturn the "
+            "number of CPUs in the system.")
+    sentences = [q.sentence for q in quotable(text)]
+    assert ("If sep is not specified or is None, a different splitting algorithm is applied."
+            in sentences)
+    assert "os.cpu_count() Return the number of CPUs in the system." in sentences
