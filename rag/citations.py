@@ -392,10 +392,13 @@ class Assessment:
 
 
 
-def assess(sentence: str, passages_text: str, question: str = "") -> Assessment:
+def assess(sentence: str, passages_text: str, question: str = "",
+           about: str = "") -> Assessment:
     """How well ``passages_text`` supports ``sentence``.
 
-    - every number and name of the sentence must be in the passages (or the question);
+    - every number and name of the sentence must be in the passages (or the question, or
+      ``about``: the passages' titles and headings, which name what they are about: "in
+      Python 3.8" of a passage under "What's New In Python 3.8");
     - "X said ..." needs a passage where X speaks, not one that merely names X, unless the
       question asked about X and the passages show nobody else speaking;
     - the claim (the sentence without its frame: "According to X,", "X said that") must
@@ -408,7 +411,7 @@ def assess(sentence: str, passages_text: str, question: str = "") -> Assessment:
       fact or a past event (modality).
     """
     evidence = f"{passages_text}\n{question}"
-    evidence_words = word_keys(evidence)
+    evidence_words = word_keys(f"{evidence}\n{about}")
     if not all(named(term_key(term), evidence_words) for term in key_terms(sentence)):
         return Assessment(0.0, "name")
     asked = {term_key(n) for n in key_terms(question)} if question else set()
@@ -445,14 +448,15 @@ def named(key: str, present: set[str]) -> bool:
     return key in present or any(_same_term(key, w) for w in present)
 
 
-def support(sentence: str, passages_text: str, question: str = "") -> float:
+def support(sentence: str, passages_text: str, question: str = "", about: str = "") -> float:
     """``assess(...).score``: 0 to 1, supported from SUPPORT_THRESHOLD."""
-    return assess(sentence, passages_text, question).score
+    return assess(sentence, passages_text, question, about).score
 
 
 def is_supported(sentence: str, passages: Sequence[Passage], question: str = "") -> bool:
     text = "\n".join(p.chunk.text for p in passages)
-    return support(sentence, text, question) >= SUPPORT_THRESHOLD
+    about = "\n".join(p.about for p in passages)
+    return support(sentence, text, question, about) >= SUPPORT_THRESHOLD
 
 
 @dataclass(frozen=True)
@@ -488,7 +492,8 @@ def check(sentences: Sequence[CitedSentence], passages: Sequence[Passage],
                             f"only {k} passages were given")
         cites = tuple(n for n in s.cites if 1 <= n <= k)
         cited_text = "\n".join(passages[n - 1].chunk.text for n in cites)
-        verdict = assess(s.text, cited_text, question) if cites else None
+        about = "\n".join(passages[n - 1].about for n in cites)
+        verdict = assess(s.text, cited_text, question, about) if cites else None
         if not verdict or not verdict.supported:
             otherwise = verdict and verdict.reason in ("polarity", "modality")
             why = (f"says it otherwise ({verdict.reason}):" if otherwise
@@ -550,7 +555,7 @@ def _best_passage(sentence: str, passages: Sequence[Passage], question: str = ""
     does not believe that A") may cite only a passage that names its speakers: a headline
     asking "Is A?" holds A's words but says nothing of Kochinyan.
     """
-    verdicts = [assess(sentence, p.chunk.text, question) for p in passages]
+    verdicts = [assess(sentence, p.chunk.text, question, p.about) for p in passages]
     among = (_naming(speakers(sentence), passages)
              if any(v.reason in ("polarity", "modality") for v in verdicts) else None)
     scored = [(v.score, -i, i + 1) for i, v in enumerate(verdicts)

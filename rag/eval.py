@@ -162,7 +162,8 @@ def retrieval_scores(evidence: Sequence[str], passages: Sequence[str]) -> dict[s
 # --- citation metrics (ALCE, with a lexical support checker) ------------------------------------
 
 
-def citation_scores(answer: str, passages: Sequence[str], question: str = "") -> dict[str, Any]:
+def citation_scores(answer: str, passages: Sequence[str], question: str = "",
+                    abouts: Sequence[str] = ()) -> dict[str, Any]:
     """Citation recall and precision after ALCE (Gao et al., 2023).
 
     Recall: the share of answer sentences that their cited passages, together, support.
@@ -173,16 +174,23 @@ def citation_scores(answer: str, passages: Sequence[str], question: str = "") ->
     frame: "According to X,") must be in the cited passages, said the same way.
     Contradiction: some sentence's cited passages say its claim with the other polarity
     ("does not believe") or modality ("will probably be" for "was").
+    ``abouts``: each passage's title and headings (Passage.about), as the checker has them.
     """
-    def _supported(sentence: str, texts: Sequence[str]) -> bool:
-        return bool(texts) and support(sentence, "\n".join(texts), question) >= SUPPORT_THRESHOLD
+    def about(numbers: Sequence[int]) -> str:
+        return "\n".join(abouts[n - 1] for n in numbers if 1 <= n <= len(abouts))
+
+    def _supported(sentence: str, numbers: Sequence[int]) -> bool:
+        texts = [passages[n - 1] for n in numbers]
+        return bool(texts) and support(sentence, "\n".join(texts), question,
+                                       about(numbers)) >= SUPPORT_THRESHOLD
 
     sentences = split_cited(answer)
     supported_sentences = contradicted = 0
     relevant = total = 0
     for s in sentences:
         cited = [passages[n - 1] for n in s.cites if 1 <= n <= len(passages)]
-        verdict = assess(s.text, "\n".join(cited), question) if cited else None
+        verdict = (assess(s.text, "\n".join(cited), question, about(s.cites)) if cited
+                   else None)
         ok = bool(verdict and verdict.supported)
         contradicted += bool(verdict and verdict.reason in ("polarity", "modality"))
         supported_sentences += ok
@@ -190,8 +198,8 @@ def citation_scores(answer: str, passages: Sequence[str], question: str = "") ->
             total += 1
             if not 1 <= n <= len(passages):
                 continue
-            alone = _supported(s.text, [passages[n - 1]])
-            others = [passages[m - 1] for m in s.cites if m != n and 1 <= m <= len(passages)]
+            alone = _supported(s.text, [n])
+            others = [m for m in s.cites if m != n and 1 <= m <= len(passages)]
             if alone or (ok and not _supported(s.text, others)):
                 relevant += 1
     return {"sentences": len(sentences), "supported_sentences": supported_sentences,
@@ -237,7 +245,9 @@ def score_answer(item: GoldItem, answer: dict[str, Any]) -> QuestionResult:
         scores["answer_contains"] = answer_contains(answer["answer"], item.answers)
     if not answer["abstained"]:
         asked = answer.get("standalone_question") or item.question
-        scores.update(citation_scores(answer["answer"], passages, asked))
+        abouts = [f"{p.get('title', '')}\n{p.get('heading', '')}".strip()
+                  for p in answer["passages"]]
+        scores.update(citation_scores(answer["answer"], passages, asked, abouts))
     result = QuestionResult(
         id=item.id, question=item.question, unanswerable=item.unanswerable,
         answer=answer["answer"], abstained=answer["abstained"],
@@ -246,8 +256,9 @@ def score_answer(item: GoldItem, answer: dict[str, Any]) -> QuestionResult:
         cited=[c["n"] for c in answer["citations"]], warnings=list(answer.get("warnings", [])),
         raw_answer=answer.get("raw_answer", ""),
         standalone_question=answer.get("standalone_question", ""),
-        passages=[{k: p[k] for k in ("n", "doc_id", "chunk_id", "title", "start", "end",
-                                     "score", "text") if k in p} for p in answer["passages"]])
+        passages=[{k: p[k] for k in ("n", "doc_id", "chunk_id", "title", "heading", "start",
+                                     "end", "score", "text") if k in p}
+                  for p in answer["passages"]])
     result.failure = diagnose(item, answer, scores)
     return result
 

@@ -57,6 +57,12 @@ class Passage:
     dense_score: float | None = None
     lexical_score: float | None = None
 
+    @property
+    def about(self) -> str:
+        """What the passage is about beyond its words: its document's title and the
+        headings it sits under ("What's New In Python 3.8 › Assignment expressions")."""
+        return f"{self.title}\n{self.chunk.heading}".strip()
+
     def to_dict(self, n: int) -> dict[str, Any]:
         c = self.chunk
         return {
@@ -64,6 +70,7 @@ class Passage:
             "doc_id": c.doc_id,
             "chunk_id": c.chunk_id,
             "title": self.title,
+            "heading": c.heading,
             "text": c.text,
             "start": c.start,
             "end": c.end,

@@ -312,3 +312,19 @@ def test_a_negation_reaches_no_further_than_its_clause():
     assert support(answer, passage) >= SUPPORT_THRESHOLD
     # Within its clause a negation still counts.
     assert conflict("A different splitting algorithm is not applied.", passage) == "polarity"
+
+
+def test_a_passage_vouches_for_the_names_of_its_title_and_headings():
+    text = ("There is new syntax := that assigns values to variables as part of a larger "
+            "expression.")
+    answer = ("The walrus operator is new syntax in Python 3.8 that assigns values to "
+              "variables as part of a larger expression [1].")
+    bare = Passage(Chunk("d", "d#0", 0, len(text), text), "Changelog", 1.0)
+    under = Passage(Chunk("d", "d#0", 0, len(text), text,
+                          "What’s New In Python 3.8 › Assignment expressions"), "Changelog", 1.0)
+    assert not check(split_cited(answer), [bare]).sentences[0].cites  # "3.8": from nowhere
+    assert check(split_cited(answer), [under]).sentences[0].cites == (1,)
+    # Names only: the heading's words do not make up the claim.
+    claim = "Python 3.8 added assignment expressions and new walrus syntax [1]."
+    assert not check(split_cited(claim), [Passage(Chunk("d", "d#0", 0, 5, "Hello"),
+                                                  "Python 3.8", 1.0,)]).sentences[0].cites

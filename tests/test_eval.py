@@ -76,6 +76,14 @@ def test_citation_needed_jointly_counts_as_relevant():
     assert s["citation_recall"] == 1.0 and s["citation_precision"] == 1.0
 
 
+def test_citation_scores_read_names_from_the_passages_titles_and_headings():
+    text = "There is new syntax := that assigns values to variables in an expression."
+    answer = "New syntax in Python 3.8 assigns values to variables in an expression [1]."
+    assert ev.citation_scores(answer, [text])["citation_recall"] == 0.0
+    s = ev.citation_scores(answer, [text], abouts=["What’s New In Python 3.8"])
+    assert s["citation_recall"] == 1.0 and s["citation_precision"] == 1.0
+
+
 def _answer(text, abstained=False, cites=(), passages=(P1, P2)):
     return {"answer": text, "abstained": abstained, "answer_mode": "generated",
             "citations": [{"n": n} for n in cites],
