@@ -137,6 +137,11 @@ def judge(question: str, asked: str, passages: Sequence[Passage], raw: str,
             "no sentence of the model's answer is supported",
             "The model's answer was not supported by the retrieved passages, so it is "
             "withheld.", warnings)
+    # "... [1]. The documents do not say.": a refusal of nothing in particular beside a
+    # supported answer contradicts it; a refusal of a part ("... do not say when") stays.
+    for s in [s for s in kept if not s.cites and _bare_refusal(s.text)]:
+        kept.remove(s)
+        warnings.append("removed a refusal that followed a supported answer")
     kept = kept + _other_statements(question, kept, passages, warnings)
     text = citations.render(kept)
     want = answer_types.expected(question)
@@ -147,6 +152,11 @@ def judge(question: str, asked: str, passages: Sequence[Passage], raw: str,
     revision = _revision(written, kept) if mode == "generated" else "rewritten"
     return Verdict(text, mode, tuple(kept), citations.cite(kept, passages), tuple(warnings),
                    revision)
+
+
+def _bare_refusal(sentence: str) -> bool:
+    return (normalize(citations.strip_markers(sentence)).rstrip(" .")
+            == normalize(prompts.ABSTAIN_TEXT).rstrip(" ."))
 
 
 # Questions a "yes" or "no" answers: an answer may say no more than the question then.

@@ -317,3 +317,15 @@ def test_a_line_of_code_or_its_output_introduces_no_sentence():
     assert ("If sep is not specified or is None, a different splitting algorithm is applied."
             in sentences)
     assert "os.cpu_count() Return the number of CPUs in the system." in sentences
+
+
+def test_a_bare_refusal_after_a_supported_answer_is_removed():
+    q = "When does the exercise start?"
+    v = judge(q, q, PASSAGES, "The exercise will start on September 11 [2]. "
+                              "The documents do not say.")
+    assert v.text == "The exercise will start on September 11 [2]."
+    assert "removed a refusal that followed a supported answer" in v.warnings
+    # A refusal of one part of the question stays: it says what is missing.
+    v = judge(q, q, PASSAGES, "The exercise will start on September 11 [2]. "
+                              "The documents do not say where it will take place.")
+    assert v.text.endswith("The documents do not say where it will take place.")
