@@ -321,9 +321,13 @@ def aggregate(results: Sequence[QuestionResult]) -> dict[str, Any]:
         vals = [r.timings[key] for r in results if key in r.timings]
         agg[f"{key}_p50"] = _percentile(vals, 0.5)
         agg[f"{key}_p95"] = _percentile(vals, 0.95)
-    for key in ("prompt_tokens", "completion_tokens"):
+    for key in ("prompt_tokens", "completion_tokens", "cached_tokens"):
         vals = [r.usage[key] for r in results if key in r.usage]
         agg[f"{key}_mean"] = statistics.fmean(vals) if vals else None
+    # What the model had to read per answer: the prompt less its cached prefix.
+    read = [r.usage["prompt_tokens"] - r.usage.get("cached_tokens", 0) for r in results
+            if "prompt_tokens" in r.usage]
+    agg["read_tokens_mean"] = statistics.fmean(read) if read else None
     agg["failures"] = Counter(r.failure for r in results if r.failure)
     agg["failures"] = dict(agg["failures"])
     return agg
@@ -425,7 +429,7 @@ TABLE_COLUMNS = [  # (key, header, kind)
     ("abstention_precision", "abst.prec", "pct"),
     ("false_abstention_rate", "false abst.", "pct"),
     ("total_ms_p50", "p50 s", "sec"), ("total_ms_p95", "p95 s", "sec"),
-    ("prompt_tokens_mean", "prompt tok", "int"),
+    ("prompt_tokens_mean", "prompt tok", "int"), ("read_tokens_mean", "read tok", "int"),
 ]
 
 

@@ -199,8 +199,10 @@ class LlamaCppGenerator(Generator):
                 self._abort.disarm()
                 self._cancel = None
             total = int(self.llm.n_tokens)
+            # cached: the prompt's shared prefix, read once per process and reused.
             self.last_usage = {"prompt_tokens": max(0, total - completion),
-                               "completion_tokens": completion}
+                               "completion_tokens": completion,
+                               "cached_tokens": len(self._shared_prefix(messages))}
 
 
 def load_generator(settings: Settings, reporter: Reporter = SILENT) -> Generator:

@@ -201,8 +201,10 @@ class OpenAIGenerator(Generator):
                     "finish_reason): it was cut short. llama-cpp-python's server does this "
                     "when another request arrives unless started with --interrupt_requests "
                     "False (rag llm-server does that)")
+            details = usage.get("prompt_tokens_details") or {}
             self.last_usage = {"prompt_tokens": int(usage.get("prompt_tokens", 0)),
-                               "completion_tokens": int(usage.get("completion_tokens", pieces))}
+                               "completion_tokens": int(usage.get("completion_tokens", pieces)),
+                               "cached_tokens": int(details.get("cached_tokens") or 0)}
 
 
 class _Watch:

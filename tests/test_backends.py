@@ -86,6 +86,16 @@ def test_a_missing_or_bad_url_says_which_setting(bad):
         base_url(bad)
 
 
+def test_usage_counts_the_prompt_tokens_the_server_had_cached():
+    transport, _ = fake(lambda n: streamed(
+        delta("Peskov said [1]."), delta(finish="stop"),
+        {"choices": [], "usage": {"prompt_tokens": 90, "completion_tokens": 3,
+                                  "prompt_tokens_details": {"cached_tokens": 64}}}, "[DONE]"))
+    g = generator(transport)
+    assert list(g.pieces(MESSAGES, 32)) == ["Peskov said [1]."]
+    assert g.last_usage == {"prompt_tokens": 90, "completion_tokens": 3, "cached_tokens": 64}
+
+
 def test_streams_pieces_and_usage_and_sends_the_model_and_settings():
     transport, seen = fake(lambda n: streamed(
         delta("Peskov "), delta("said [1]."), delta(finish="stop"),
@@ -93,7 +103,7 @@ def test_streams_pieces_and_usage_and_sends_the_model_and_settings():
     g = generator(transport, temperature=0.0, seed=7)
     assert g.name == "m1"  # the one model the server serves
     assert list(g.pieces(MESSAGES, 32)) == ["Peskov ", "said [1]."]
-    assert g.last_usage == {"prompt_tokens": 90, "completion_tokens": 3}
+    assert g.last_usage == {"prompt_tokens": 90, "completion_tokens": 3, "cached_tokens": 0}
     body = json.loads(seen[-1].content)
     assert body["model"] == "m1" and body["stream"] and body["max_tokens"] == 32
     assert body["seed"] == 7 and body["temperature"] == 0.0 and body["messages"] == MESSAGES

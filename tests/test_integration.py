@@ -71,6 +71,8 @@ def test_peskov_answer_cites_his_words(qwen):
         assert c.passage.chunk.start <= c.support_start < c.support_end <= c.passage.chunk.end
     assert a.model == "qwen2.5-coder-1.5b"
     assert a.usage["prompt_tokens"] > 100 and a.usage["completion_tokens"] > 3
+    # The system prompt's tokens are read once and reused: counted, as cached.
+    assert 50 < a.usage["cached_tokens"] < a.usage["prompt_tokens"]
     # Both of his statements, each cited: the one on the exercise and the one in reply to
     # Pashinyan (the model alone gives one; the answer policy adds the other).
     assert any(w in a.text for w in ("wariness", "monitor the situation")), a.text

@@ -82,7 +82,8 @@ async def completions(body: OpenAIChatRequest, request: Request,
 def _usage(answer: Answer) -> dict[str, int]:
     p = answer.usage.get("prompt_tokens", 0)
     c = answer.usage.get("completion_tokens", 0)
-    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c,
+            "prompt_tokens_details": {"cached_tokens": answer.usage.get("cached_tokens", 0)}}
 
 
 def _completion(cid: str, created: int, model: str, answer: Answer) -> dict[str, Any]:
