@@ -160,7 +160,9 @@ def _bare_refusal(sentence: str) -> bool:
 
 
 # Questions a "yes" or "no" answers: an answer may say no more than the question then.
-_YES_NO = re.compile(r"^\s*(?:(?:and|but|so)\s+)?(?:is|are|was|were|am|do|does|did|can|could|"
+# "According to Arshakyan, is the ratification directed against Russia?" is one as well.
+_YES_NO = re.compile(r"^\s*(?:(?:and|but|so)\s+)?(?:(?:according\s+to|in\s+the\s+(?:view|opinion)"
+                     r"\s+of|for)\s+[^,?]{1,80},\s*)?(?:is|are|was|were|am|do|does|did|can|could|"
                      r"will|would|should|shall|has|have|had|may|might|must)\b", re.IGNORECASE)
 
 

@@ -348,3 +348,23 @@ def test_a_bare_refusal_after_a_supported_answer_is_removed():
     v = judge(q, q, PASSAGES, "The exercise will start on September 11 [2]. "
                               "The documents do not say where it will take place.")
     assert v.text.endswith("The documents do not say where it will take place.")
+
+
+def test_a_yes_no_question_may_open_with_whose_view_it_asks():
+    q = "According to Arshakyan, is the ratification of the Rome Statute directed against Russia?"
+    passage = _p("Political scientist Hakob Arshakyan believes that the ratification of the "
+                 "Rome Statute is in no way directed against Russia.", 0)
+    # "... is not directed against Russia" answers it; it does not restate it.
+    v = judge(q, q, (passage,), "According to Arshakyan, the ratification of the Rome Statute "
+                                "is not directed against Russia [1].")
+    assert not v.abstained and "not directed against Russia" in v.text
+
+
+def test_a_refusal_beside_a_passage_without_the_quantity_asked_stands():
+    q = "What is the population of Armenia?"
+    passage = _p("Another pain point is the inaction of the peacekeepers deployed to protect "
+                 "the Armenian population.", 0)
+    raw = "The population of Armenia is not mentioned in the sources provided."
+    refusal = judge(q, q, (passage,), raw)
+    assert refusal.abstained
+    assert answer_passage(q, (passage,), raw, refusal) is None
