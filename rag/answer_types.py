@@ -30,6 +30,10 @@ _NAMED_NOUNS = (r"newspaper|paper|magazine|journal|outlet|agency|organi[sz]ation
                 r"alliance|union|body|institution|university|team|channel|station|broadcaster")
 _KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("count", re.compile(_OPENING + r"how\s+(?:many|much)\b", re.IGNORECASE)),
+    # "What is the population of Armenia?": a quantity, which a number states.
+    ("count", re.compile(_OPENING + r"what\s+(?:is|was|are|were)\s+the\s+(?:\w+\s+)?"
+                         r"(?:population|number|amount|total|size|area|length|height|weight|"
+                         r"distance|cost|price|budget|percentage)\s+of\b", re.IGNORECASE)),
     ("year", re.compile(_OPENING + r"(?:in\s+|since\s+)?(?:which|what)\s+year\b", re.IGNORECASE)),
     ("version", re.compile(_OPENING + r"(?:in\s+|since\s+|from\s+)?(?:which|what)\s+"
                            r"(?:\w+\s+)?version\b", re.IGNORECASE)),

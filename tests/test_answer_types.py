@@ -12,6 +12,9 @@ from rag.answer_types import Expected, expected, holds, values
     ("Since which Python version can I pass text=True?", "version"),
     ("Which Python version introduced the match statement?", "version"),
     ("When was asyncio.TaskGroup added?", "time"),
+    ("What is the population of Armenia?", "count"),
+    ("What was the total area of the occupied territory?", "count"),
+    ("What is the purpose of the exercise?", None),
     ("Who flew to Kiev on September 6?", "name"),
     ("Which newspaper interviewed Pashinyan on September 2?", "name"),
     # Only the opening decides: a "how many" inside the question asks for no count.
