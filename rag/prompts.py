@@ -8,24 +8,11 @@ from .types import Passage
 
 ABSTAIN_TEXT = "The documents do not say."
 
-# The instructions, and one worked example of what they ask (every part of a question
-# answered in the sources' words and cited; a question the sources do not answer refused).
-# The example is made up and about nothing any corpus holds. The system text is the same
-# for every question, so the model reads it once per process (see generation.py): its
-# length costs no answer time.
 SYSTEM = (
     "You are a careful assistant. Read the numbered sources and answer the question from "
     "them in one to three sentences, using the sources' own words. Put the source number in "
-    "brackets after each sentence, like [1]. If the question asks two things, answer both. "
-    f'If the answer is not in the sources, say "{ABSTAIN_TEXT}"\n\n'
-    "Example sources:\n[1]\nThe Vela bridge opened in 1962. Mayor Ana Ruiz said: \u201cIt "
-    "will carry four thousand cars a day.\u201d\n\n[2]\nFloods closed the bridge for two "
-    "weeks in 2019.\n\n"
-    "Question: When did the Vela bridge open, and what did Ruiz say about it?\n"
-    "Answer: The Vela bridge opened in 1962 [1]. Mayor Ana Ruiz said it will carry four "
-    "thousand cars a day [1].\n\n"
-    "Question: Who designed the Vela bridge?\n"
-    f"Answer: {ABSTAIN_TEXT}"
+    "brackets after each sentence, like [1]. "
+    f'If the answer is not in the sources, say "{ABSTAIN_TEXT}"'
 )
 
 RETRY = (
