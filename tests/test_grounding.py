@@ -275,25 +275,6 @@ def test_a_quote_about_a_namesake_is_refused():
     assert answer_passage(q, (under, own), "The documents do not say.", refusal) == 2
 
 
-def test_a_refusal_points_at_the_passage_whose_entry_heading_the_question_names():
-    q = "What happens if I call max() on an empty list without a default?"
-    text = ("The key argument specifies a one-argument ordering function like that used for "
-            "list.sort(). The default argument specifies an object to return if the provided "
-            "iterable is empty. If the iterable is empty and default is not provided, a "
-            "ValueError is raised.")
-    entry = _p(text, 0)
-    entry = replace(entry, chunk=replace(entry.chunk,
-                                         heading="Built-in Functions › max(iterable, *, key=None)"))
-    other = _p("mylist: list = field(default_factory=list) If a field specifies "
-               "default_factory, it is called when a default value is needed for a list.", 500)
-    raw = "The documents do not say."
-    refusal = judge(q, q, (other, entry), raw)
-    assert answer_passage(q, (other, entry), raw, refusal) == 2
-    # Without its heading the max() passage does not hold enough of the question.
-    bare = replace(entry, chunk=replace(entry.chunk, heading=""))
-    assert answer_passage(q, (other, bare), raw, refusal) is None
-
-
 def test_a_yes_no_answer_is_not_vouched_for_by_the_question_words():
     q = "Would Putin be arrested if he came to Armenia, according to the analyst?"
     majority = _p("However, Armenian political analysts in the majority do not share this "
