@@ -235,13 +235,12 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
                                                                                   passage):
             continue
         text = passage.chunk.text
-        entry = set(content_terms(_entry(passage)))
         for q in quotable(text):
             if want and not answer_types.holds(want, q.sentence, question):
                 continue
             if not _mentions_key_terms(question, q.sentence):
                 continue
-            share = len(terms & (set(content_terms(q.sentence)) | entry)) / len(terms)
+            share = len(terms & set(content_terms(q.sentence))) / len(terms)
             if best is None or share > best[2]:
                 best = (n, q.quote, share)
     return best
@@ -314,12 +313,6 @@ def _mentions_key_terms(question: str, sentence: str) -> bool:
     missing = sum(not citations.named(term_key(t), have) for t in names)
     return (all(term_key(t) in have for t in numbers) and missing <= len(names) // 4
             and not _namesake(question, sentence))
-
-
-def _entry(passage: Passage) -> str:
-    """The innermost heading the passage sits under ("max(iterable, *, key=None)"): what
-    each of its sentences is about, though none of them names it."""
-    return passage.chunk.heading.rsplit("›", 1)[-1].strip()
 
 
 def _about_namesake(question: str, passage: Passage) -> bool:
@@ -444,7 +437,7 @@ def answer_passage(question: str, passages: Sequence[Passage], raw: str,
         text = passage.chunk.text
         if not terms or not _mentions_key_terms(question, text):
             continue
-        share = len(terms & set(content_terms(f"{_entry(passage)}\n{text}"))) / len(terms)
+        share = len(terms & set(content_terms(text))) / len(terms)
         if share <= ANSWER_PASSAGE_MIN_SHARE or not _speakers_speak(question, passage):
             continue
         if _about_namesake(question, passage):
