@@ -28,8 +28,11 @@ _MODEL_ABSTAINS = re.compile(
 # are what a document says, and a right answer that quotes them is not a refusal.
 _NOT_GIVEN = re.compile(r"\bnot (mentioned|provided|specified|stated)\b"
                         r"|\b(cannot|can[’']t|unable to) (determine|find)\b", re.IGNORECASE)
-_ABOUT_SOURCES = re.compile(r"\b(documents?|sources?|passages?|context|texts?|article|"
-                            r"information)\b|^\s*(I|it is|this is)\b", re.IGNORECASE)
+# (A missed refusal costs little: an uncited sentence no passage supports is removed. A
+# right answer taken for a refusal is lost, so these words are few: not "text", "context"
+# or "information", which documentation says of its own subject.)
+_ABOUT_SOURCES = re.compile(r"\b(documents?|sources?|passages?|article)\b"
+                            r"|^\s*(I\b|(it|this|that)\s+(is|was)\s+not\b)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,8 @@ def test_no_passages_abstains():
     ("When the separator is not specified or is None, runs of consecutive whitespace are "
      "regarded as a single separator [2].", False),
     ("ModuleNotFoundError is raised when Python cannot find a module [1].", False),
+    ("It is raised when Python cannot find a module [1].", False),
+    ("If the encoding information is not provided, UTF-8 is used [2].", False),
 ])
 def test_model_abstention_phrases(text, abstained):
     assert model_abstained(text) is abstained
