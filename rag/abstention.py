@@ -16,8 +16,9 @@ from .text import code_names, key_terms, term_key, word_keys
 from .types import Passage
 
 # The model says its sources do not answer: these phrases are refusals wherever they stand.
+_SOURCES = r"documents?|sources?|passages?|article"
 _MODEL_ABSTAINS = re.compile(
-    r"(documents?|sources?|passages?|context|text|article)s?\s+(do|does|did)\s*(not|n[o’']t)\s+"
+    rf"({_SOURCES}|context|text)s?\s+(do|does|did)\s*(not|n[o’']t)\s+"
     r"(say|mention|contain|provide|include|state|specify|discuss|answer|give)"
     r"|\bno (information|mention)\b|\b(cannot|can[’']t|unable to) answer\b"
     r"|\bthere is no (information|mention)\b",
@@ -31,7 +32,7 @@ _NOT_GIVEN = re.compile(r"\bnot (mentioned|provided|specified|stated)\b"
 # (A missed refusal costs little: an uncited sentence no passage supports is removed. A
 # right answer taken for a refusal is lost, so these words are few: not "text", "context"
 # or "information", which documentation says of its own subject.)
-_ABOUT_SOURCES = re.compile(r"\b(documents?|sources?|passages?|article)\b"
+_ABOUT_SOURCES = re.compile(rf"\b({_SOURCES})\b"
                             r"|^\s*(I\b|(it|this|that)\s+(is|was)\s+not\b)", re.IGNORECASE)
 
 

@@ -25,6 +25,7 @@ from .files import atomic_write_text, atomic_writer
 from .progress import SILENT, Reporter
 from .report import markdown_table
 from .text import normalize
+from .types import about as passage_about
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -245,7 +246,7 @@ def score_answer(item: GoldItem, answer: dict[str, Any]) -> QuestionResult:
         scores["answer_contains"] = answer_contains(answer["answer"], item.answers)
     if not answer["abstained"]:
         asked = answer.get("standalone_question") or item.question
-        abouts = [f"{p.get('title', '')}\n{p.get('heading', '')}".strip()
+        abouts = [passage_about(p.get("title", ""), p.get("heading", ""))
                   for p in answer["passages"]]
         scores.update(citation_scores(answer["answer"], passages, asked, abouts))
     result = QuestionResult(

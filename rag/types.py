@@ -47,6 +47,12 @@ class Chunk:
         return f"{self.heading}\n{self.text}" if self.heading else self.text
 
 
+def about(title: str, heading: str) -> str:
+    """What a passage is about beyond its words: its document's title and the headings it
+    sits under ("What's New In Python 3.8 › Assignment expressions")."""
+    return f"{title}\n{heading}".strip()
+
+
 @dataclass(frozen=True)
 class Passage:
     """A retrieved chunk with its scores. ``score`` is the one used for ranking."""
@@ -59,9 +65,8 @@ class Passage:
 
     @property
     def about(self) -> str:
-        """What the passage is about beyond its words: its document's title and the
-        headings it sits under ("What's New In Python 3.8 › Assignment expressions")."""
-        return f"{self.title}\n{self.chunk.heading}".strip()
+        """What the passage is about beyond its words (see ``about``)."""
+        return about(self.title, self.chunk.heading)
 
     def to_dict(self, n: int) -> dict[str, Any]:
         c = self.chunk
