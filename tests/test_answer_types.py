@@ -45,6 +45,9 @@ def test_the_opening_of_a_question_sets_the_type(question, kind):
     ("Since which Python version can I pass text=True?", "You can pass text=True.", False),
     ("When did the ICC issue the warrant?", "On March 17.", True),
     ("When did the ICC issue the warrant?", "The court issued it.", False),
+    # A digit inside a name is no time: "task1" in a code line.
+    ("When was asyncio.TaskGroup added?", "task1 = tg.create_task(some_coro(...))", False),
+    ("When was asyncio.TaskGroup added?", "New in version 3.11: asyncio.TaskGroup.", True),
     ("Which newspaper interviewed Pashinyan?", "The Italian newspaper La Repubblica.", True),
     ("Which newspaper interviewed Pashinyan?", "A newspaper interviewed Pashinyan.", False),
 ])
