@@ -64,8 +64,8 @@ _YEAR = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)\b")
 _DATE = re.compile(rf"\b{_MONTH}\s+\d{{1,2}}\b|\b\d{{1,2}}\s+{_MONTH}\b", re.IGNORECASE)
 _VERSION = re.compile(r"(?<![\w.])\d+\.\d+(?:\.\d+)?(?![\w.]*\d)")
 _COUNT = re.compile(rf"\b(?:{_DIGITS}|{_NUMBER_WORD})\b", re.IGNORECASE)
-_TIME = re.compile(rf"\b(?:{_DIGITS})\b|\b(?:{_MONTH}|{_WEEKDAY}|today|yesterday|tomorrow|ago|before|after|"
-                   r"since|until|during|earlier|later|soon|recently|previously|now|currently|"
+_TIME = re.compile(rf"\b(?:{_DIGITS})\b|\b(?:{_MONTH}|{_WEEKDAY}|today|yesterday|tomorrow|ago|"
+                   r"before|after|since|until|during|earlier|later|soon|recently|previously|now|currently|"
                    r"morning|evening|night|week|month|year|decade|century|version)\b",
                    re.IGNORECASE)
 # An exception's name is a CamelCase identifier: ValueError, TimeoutExpired, StopIteration.
