@@ -109,11 +109,56 @@ def _drop_preamble(m: re.Match) -> str:
     return m.group(1) + rest[:1].upper() + rest[1:] + (f" {marks}" if marks else "")
 
 
+# A fenced code block ("```python" ... "```", or one cut off by the token limit) is one
+# unit of an answer: not split into sentences, and never given markers inside it.
+_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})([^\n`]*)\n(.*?)(?:^[ \t]*\1[ \t]*"
+                    r"((?:\[[^\]\n]{1,20}\][ \t]*)*)$|\Z)", re.MULTILINE | re.DOTALL)
+
+
+def is_code(text: str) -> bool:
+    """Whether an answer's unit is a fenced code block (see split_cited)."""
+    return text.startswith("```")
+
+
+def code_lines(block: str) -> list[str]:
+    """The lines of a fenced code block that say something: not the fences, blank lines,
+    comments or "..." placeholders; each with its spacing collapsed."""
+    lines = [" ".join(line.split()) for line in block.split("\n")[1:-1]]
+    return [line for line in lines if line and not line.startswith("#")
+            and line.strip(".… ") and line not in (">>>", "...")]
+
+
 def split_cited(text: str) -> list[CitedSentence]:
-    """The answer's sentences, each with the source numbers it cites."""
+    """The answer's sentences, each with the source numbers it cites. A fenced code block
+    is one unit, rewritten as "```lang" + its lines + "```"; markers on its closing fence's
+    line, or alone on the next, cite it."""
+    text = text.strip()
+    out: list[CitedSentence] = []
+    at = 0
+    for m in _FENCE.finditer(text):
+        _split_prose(text[at : m.start()], out)
+        body = m.group(3).rstrip()
+        if body.strip():
+            out.append(CitedSentence(f"```{m.group(2).strip()}\n{body}\n```",
+                                     tuple(dict.fromkeys(marker_numbers(m.group(4) or "")))))
+        at = m.end()
+    _split_prose(text[at:], out)
+    # "A. B. [1]": markers at the end of a run of sentences cite the whole run.
+    pending: list[int] = []
+    for i, s in enumerate(out):
+        if not s.cites:
+            pending.append(i)
+        else:
+            for j in pending:
+                out[j] = CitedSentence(out[j].text, s.cites)
+            pending = []
+    return out
+
+
+def _split_prose(text: str, out: list[CitedSentence]) -> None:
+    """Append the sentences of ``text`` (answer prose, no code block) to ``out``."""
     text = _SOURCE_PREAMBLE.sub(_drop_preamble, text.strip())
     text = _MARKERS_AFTER_STOP.sub(lambda m: m.group(2) + m.group(1), text)
-    out = []
     for lo, hi in sentence_spans(text):
         raw = text[lo:hi]
         body = strip_markers(raw)
@@ -125,16 +170,6 @@ def split_cited(text: str) -> list[CitedSentence]:
                 out[-1] = CitedSentence(prev.text, cites)
             continue
         out.append(CitedSentence(body, tuple(dict.fromkeys(marker_numbers(raw)))))
-    # "A. B. [1]": markers at the end of a run of sentences cite the whole run.
-    pending: list[int] = []
-    for i, s in enumerate(out):
-        if not s.cites:
-            pending.append(i)
-        else:
-            for j in pending:
-                out[j] = CitedSentence(out[j].text, s.cites)
-            pending = []
-    return out
 
 
 # --- frame and claim ---------------------------------------------------------------------
@@ -410,6 +445,13 @@ def assess(sentence: str, passages_text: str, question: str = "",
       the sentence is not (polarity), not uncertain or future where the claim is a plain
       fact or a past event (modality).
     """
+    if is_code(sentence):
+        # Code is quoted, not paraphrased: every line of it must be in the passages (an
+        # invented line runs or fails on its own, whatever words it shares with them).
+        lines = code_lines(sentence)
+        quoted = " ".join(passages_text.split())
+        return (Assessment(1.0) if lines and all(line in quoted for line in lines)
+                else Assessment(0.0, "code"))
     evidence = f"{passages_text}\n{question}"
     evidence_words = word_keys(f"{evidence}\n{about}")
     if not all(named(term_key(term), evidence_words) for term in key_terms(sentence)):
@@ -529,17 +571,23 @@ def ground(text: str, passages: Sequence[Passage], question: str = "") -> Ground
 
 
 def render(sentences: Sequence[CitedSentence]) -> str:
-    parts = []
+    """The answer's text: sentences with their markers before the closing punctuation; a
+    code block on lines of its own, its markers on the line after it."""
+    out = ""
     for s in sentences:
         body = s.text
         marks = "".join(f"[{n}]" for n in s.cites)
+        if is_code(body):
+            body = f"{body}\n{marks}" if marks else body
+            out = f"{out}\n{body}\n" if out else f"{body}\n"
+            continue
         if marks:
-            m = re.match(r"^(.*?)([.!?…]*[\"'”’)]*)$", body, re.DOTALL)
+            m = re.match(r"^(.*?)([.!?…:]*[\"'”’)]*)$", body, re.DOTALL)
             assert m is not None
             core, end = m.group(1), m.group(2)
             body = f"{core.rstrip()} {marks}{end or '.'}"
-        parts.append(body)
-    return " ".join(parts)
+        out = f"{out} {body}" if out and not out.endswith("\n") else out + body
+    return out.strip()
 
 
 def _naming(names: set[str], passages: Sequence[Passage]) -> set[int]:

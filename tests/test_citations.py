@@ -328,3 +328,38 @@ def test_a_passage_vouches_for_the_names_of_its_title_and_headings():
     claim = "Python 3.8 added assignment expressions and new walrus syntax [1]."
     assert not check(split_cited(claim), [Passage(Chunk("d", "d#0", 0, 5, "Hello"),
                                                   "Python 3.8", 1.0,)]).sentences[0].cites
+
+
+SELF_DOC = _p("typing.Self\nSpecial type to represent the current enclosed class. For example:\n"
+              ">>> from typing import Self\n>>> class Foo:\n"
+              "...     def return_self(self) -> Self:\n...         return self\n", 900)
+
+
+def test_a_code_block_is_one_unit_cited_after_its_fence():
+    answer = ("Self stands for the current enclosed class [1]. For example:\n```python\n"
+              "from typing import Self\n\nclass Foo:\n    def return_self(self) -> Self:\n"
+              "        return self\n```\n[1]")
+    parsed = split_cited(answer)
+    assert [s.cites for s in parsed] == [(1,), (1,), (1,)]
+    assert parsed[2].text == ("```python\nfrom typing import Self\n\nclass Foo:\n    def "
+                              "return_self(self) -> Self:\n        return self\n```")
+    checked = check(parsed, [SELF_DOC]).sentences
+    assert checked[2].cites == (1,)  # every line of it is in the passage
+    text = render(checked)
+    # No marker inside the code, its lines kept, and the text parses back the same.
+    assert "```python\nfrom typing import Self\n\nclass Foo:\n" in text
+    assert text.endswith("return self\n```\n[1]") and "Self [1]" not in text.split("```")[1]
+    assert split_cited(text) == list(checked)
+
+
+def test_code_must_be_quoted_from_the_passages():
+    made_up = "```python\nfrom typing import Self\nclass Box(Generic[T]):\n    pass\n```"
+    assert not assess(made_up, SELF_DOC.chunk.text).supported
+    assert assess(made_up, SELF_DOC.chunk.text).reason == "code"
+    quoted = "```\nclass Foo:\n    # a comment the passage does not have\n    ...\n```"
+    assert assess(quoted, SELF_DOC.chunk.text).supported
+    # A block cut off by the token limit is still one unit; markers inside code stay code.
+    cut = split_cited("Use it so:\n```\nx = a[1]\ny = 2")
+    assert [s.text for s in cut] == ["Use it so:", "```\nx = a[1]\ny = 2\n```"]
+    # A sentence introducing a block keeps its colon after its marker.
+    assert render([CitedSentence("For example:", (1,))]) == "For example [1]:"

@@ -14,7 +14,7 @@ from rag.grounding import (
     restates,
 )
 
-from .test_citations import EXERCISE, PESKOV, _p
+from .test_citations import EXERCISE, PESKOV, SELF_DOC, _p
 
 PASSAGES = (PESKOV, EXERCISE)
 Q = "What did Peskov say?"
@@ -349,3 +349,18 @@ def test_a_refusal_beside_a_passage_without_the_quantity_asked_stands():
     refusal = judge(q, q, (passage,), raw)
     assert refusal.abstained
     assert answer_passage(q, (passage,), raw, refusal) is None
+
+
+def test_an_invented_code_block_is_removed_and_a_quoted_one_kept_whole():
+    q = "What is typing.Self for?"
+    made_up = ("It stands for the current enclosed class [1]. For example:\n```python\n"
+               "class Box(Generic[T]):\n    def get(self) -> T:\n        return self.value\n```")
+    v = judge(q, q, [SELF_DOC], made_up)
+    assert "```" not in v.text and "Generic" not in v.text
+    assert any("no passage supports" in w and "```" in w for w in v.warnings)
+    quoted = ("It stands for the current enclosed class. For example:\n```python\nclass Foo:\n"
+              "    def return_self(self) -> Self:\n        return self\n``` [1]")
+    v = judge(q, q, [SELF_DOC], quoted)
+    assert ("```python\nclass Foo:\n    def return_self(self) -> Self:\n        return self\n"
+            "```\n[1]") in v.text
+    assert [c.n for c in v.citations] == [1]
