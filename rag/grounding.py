@@ -115,6 +115,12 @@ def judge(question: str, asked: str, passages: Sequence[Passage], raw: str,
     for s in checked.sentences:
         if s not in kept:
             warnings.append(f"removed a sentence no passage supports: “{s.text[:80]}”")
+    # "You would use the following code:" introduces what follows it; when that was
+    # removed, it introduces nothing.
+    for s, after in zip(checked.sentences, [*checked.sentences[1:], None], strict=True):
+        if s in kept and s.text.rstrip().endswith(":") and (after is None or after not in kept):
+            kept.remove(s)
+            warnings.append(f"removed a sentence that introduced what was removed: “{s.text[:80]}”")
     hollow = [s for s in kept if s.cites and restates(question, asked, s.text)]
     if hollow:
         kept = [s for s in kept if s not in hollow]

@@ -357,10 +357,13 @@ def test_an_invented_code_block_is_removed_and_a_quoted_one_kept_whole():
                "class Box(Generic[T]):\n    def get(self) -> T:\n        return self.value\n```")
     v = judge(q, q, [SELF_DOC], made_up)
     assert "```" not in v.text and "Generic" not in v.text
+    # "For example:" introduced the removed block: it goes with it.
+    assert v.text == "It stands for the current enclosed class [1]."
     assert any("no passage supports" in w and "```" in w for w in v.warnings)
     quoted = ("It stands for the current enclosed class. For example:\n```python\nclass Foo:\n"
               "    def return_self(self) -> Self:\n        return self\n``` [1]")
     v = judge(q, q, [SELF_DOC], quoted)
+    assert v.text.startswith("It stands for the current enclosed class [1]. For example [1]:\n")
     assert ("```python\nclass Foo:\n    def return_self(self) -> Self:\n        return self\n"
             "```\n[1]") in v.text
     assert [c.n for c in v.citations] == [1]
