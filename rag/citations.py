@@ -115,6 +115,9 @@ _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})([^\n`]*)\n(.*?)(?:^[ \t]*\1[ \t]*"
                     r"((?:\[[^\]\n]{1,20}\][ \t]*)*)$|\Z)", re.MULTILINE | re.DOTALL)
 
 
+_LIST_ITEM = re.compile(r"^[ \t]*(?:\d{1,2}[.)]|[-*•])[ \t]+(?=\S)", re.MULTILINE)
+
+
 def is_code(text: str) -> bool:
     """Whether an answer's unit is a fenced code block (see split_cited)."""
     return text.startswith("```")
@@ -156,8 +159,10 @@ def split_cited(text: str) -> list[CitedSentence]:
 
 
 def _split_prose(text: str, out: list[CitedSentence]) -> None:
-    """Append the sentences of ``text`` (answer prose, no code block) to ``out``."""
-    text = _SOURCE_PREAMBLE.sub(_drop_preamble, text.strip())
+    """Append the sentences of ``text`` (answer prose, no code block) to ``out``. A list
+    item's number or bullet ("2. Use ...", "- Use ...") is not a sentence of its own."""
+    text = _LIST_ITEM.sub("", text.strip())
+    text = _SOURCE_PREAMBLE.sub(_drop_preamble, text)
     text = _MARKERS_AFTER_STOP.sub(lambda m: m.group(2) + m.group(1), text)
     for lo, hi in sentence_spans(text):
         raw = text[lo:hi]

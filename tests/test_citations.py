@@ -363,3 +363,12 @@ def test_code_must_be_quoted_from_the_passages():
     assert [s.text for s in cut] == ["Use it so:", "```\nx = a[1]\ny = 2\n```"]
     # A sentence introducing a block keeps its colon after its marker.
     assert render([CitedSentence("For example:", (1,))]) == "For example [1]:"
+
+
+def test_a_list_item_number_is_no_sentence():
+    parsed = split_cited("You can follow these steps:\n1. Import the copy module.\n"
+                         "2. Use replace() on the object [1].\n- Keep the copy.")
+    assert [s.text for s in parsed] == ["You can follow these steps:", "Import the copy module.",
+                                        "Use replace() on the object.", "Keep the copy."]
+    # A number that is a claim stays one ("1."), and so does "-1 is returned".
+    assert [s.text for s in split_cited("-1 is returned [1].")] == ["-1 is returned."]
