@@ -470,6 +470,12 @@ def assess(sentence: str, passages_text: str, question: str = "",
             continue
         return Assessment(0.0, "speaker")
     claim = frame_and_claim(_ANSWER_WORD.sub("", sentence))[1]
+    if question and (borrowed := _identifiers(claim) & _identifiers(question)):
+        # "The www-data user has uid 37" cited to "the operator user ... had uid 37": the
+        # question's identifiers vouch for no claim; the passage must name what it is about.
+        own = f"{passages_text}\n{about}".lower()
+        if not all(i in own or _tail_in(i, own) for i in borrowed):
+            return Assessment(0.0, "subject")
     terms = _terms(claim) or _terms(sentence)
     if not terms:
         return Assessment(0.0, "claim")
@@ -487,6 +493,29 @@ def assess(sentence: str, passages_text: str, question: str = "",
     if why := conflict(sentence, passages_text):
         return Assessment(0.0, why)
     return Assessment(score)
+
+
+# Identifiers a writer does not paraphrase: command-line options and code names ("--long",
+# "os.cpu_count", "lru_cache"); not compounds of words ("on/off", "fixed-size").
+_IDENTIFIER = re.compile(r"(?<![\w-])(?:--?[A-Za-z][\w-]*|\w+(?:\.\w+)+|\w*_\w+)")
+
+
+def _identifiers(text: str) -> set[str]:
+    return {m.lower().strip("_") for m in _IDENTIFIER.findall(text)
+            if not m.replace(".", "").isdigit() and not re.fullmatch(r"(?:\w{1,2}\.)+\w{0,2}", m)}
+
+
+def _tail_in(identifier: str, text: str) -> bool:
+    """ "pathlib.path.walk" is named by "path.walk", "functools.lru_cache" by "lru_cache"
+    (how their own pages and examples write them)."""
+    parts = identifier.split(".")
+    if len(parts) > 2 and ".".join(parts[-2:]) in text:
+        return True
+    # The last part alone, if it is distinctive and no other module's ("lru_cache", not
+    # "multiprocessing.cpu_count" for "os.cpu_count").
+    last = parts[-1]
+    return (len(parts) > 1 and "_" in last and re.search(rf"(?<![\w.]){re.escape(last)}\b", text)
+            is not None and re.search(rf"\w\.{re.escape(last)}\b", text) is None)
 
 
 def named(key: str, present: set[str]) -> bool:

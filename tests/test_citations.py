@@ -372,3 +372,28 @@ def test_a_list_item_number_is_no_sentence():
                                         "Use replace() on the object.", "Keep the copy."]
     # A number that is a claim stays one ("1."), and so does "-1 is returned".
     assert [s.text for s in split_cited("-1 is returned [1].")] == ["-1 is returned."]
+
+
+def test_a_question_identifier_the_claim_repeats_must_be_in_its_passage():
+    q = "What does the --long option do?"
+    dictionary = "-D DICT: use DICT as Dictionary to compress or decompress FILE(s)"
+    verdict = assess("The --long option decompresses with a dictionary.", dictionary, q)
+    assert not verdict.supported and verdict.reason == "subject"
+    long_ = "--long[=#]: enables long distance matching with # windowLog"
+    assert assess("The --long option enables long distance matching.", long_, q).supported
+    # A code name may be written by its distinctive last part on its own page, or be under a
+    # heading that names it; not by a namesake of another module.
+    q = "What is the default maxsize of functools.lru_cache?"
+    assert assess("The default maxsize of functools.lru_cache is 128.",
+                  "If maxsize is left at its default of 128, lru_cache ...", q).supported
+    q = "What does os.cpu_count() return?"
+    other = "multiprocessing.cpu_count() Return the number of CPUs in the system."
+    assert assess("os.cpu_count() returns the number of CPUs in the system.", other,
+                  q).reason == "subject"
+    assert assess("os.cpu_count() returns the number of CPUs in the system.",
+                  "Return the number of CPUs in the system.", q, about="os › os.cpu_count()"
+                  ).supported
+    # Compounds of words are paraphrased like words: "on/off" need not be in the passage.
+    q = "How do I make an on/off flag?"
+    assert assess("An on/off flag is made with action='store_true'.",
+                  "action='store_true' makes a flag that stores True", q).supported
