@@ -148,10 +148,18 @@ def load(source: SourceFile, max_chars: int = 5_000_000) -> Document:
     text, metadata = clean_text(text)
     if not text.strip():
         raise ValueError("no text in it")
+    if kind in ("text", "markdown"):
+        text = reflow(text, markdown=kind == "markdown")
     headings = (_locate(text, html_headings) if kind == "html"
-                else _markdown_headings(text) if kind == "markdown" else ())
-    if not title:
-        title = _markdown_title(text) if kind == "markdown" else None
+                else _markdown_headings(text) if kind == "markdown"
+                else _underlined_headings(text) if kind == "text" else ())
+    if not title and kind in ("text", "markdown"):
+        title = next((h for _, level, h in headings if level == 1), None)
+    if not title and kind == "markdown":
+        # A README that opens with a logo or badges ("<p><img ...>", "[![CI](...)](...)")
+        # is named by its file, not by its markup or its first section's heading.
+        first = _first_line(text) or ""
+        title = first if first and not re.match(r"[<\[!]", first) else source.path.stem
     title = title or _first_line(text) or source.path.stem
     return Document(
         doc_id=source.doc_id,
@@ -200,7 +208,7 @@ def clean_text(text: str) -> tuple[str, dict[str, str]]:
         url = _URL_LINE.match(line)
         if not line.strip():
             j -= 1
-        elif url:
+        elif url and not _introduces_url(lines, i, j - 1):
             metadata.setdefault("source_url", url.group(1))
             j -= 1
         elif line.rstrip().endswith(":") and _TAIL_BYLINE.match(line):
@@ -210,6 +218,80 @@ def clean_text(text: str) -> tuple[str, dict[str, str]]:
             break
     body = "\n".join(line.rstrip() for line in lines[i:j])
     return body.strip("\n"), metadata
+
+
+def _introduces_url(lines: list[str], first: int, at: int) -> bool:
+    """Whether the text before line ``at`` introduces the URL on it ("Older bugs may be
+    found here:"): then the URL is content, not the page's source."""
+    before = next((line for line in reversed(lines[first:at]) if line.strip()), "")
+    return before.rstrip().endswith(":")
+
+
+# --- plain text as a reader sees it ------------------------------------------------------
+# Text wrapped at a fixed width (READMEs, specifications, e-mails, books) breaks its lines
+# inside sentences; the chunker and the context cut end a sentence at every line break, so
+# such a paragraph is read as one paragraph: its soft line breaks become spaces.
+_WRAP_MIN = 40  # a line this long or longer, followed by more of its paragraph, was wrapped
+_WRAP_WIDTH = 100  # a wrapped document keeps nine in ten of its long lines within this
+_LIST_START = re.compile(r"\s*(?:[-*+•]|\d{1,3}[.)]|[a-z][.)])\s")
+_UNDERLINE = re.compile(r"\s*([=\-~^*])\1{2,}\s*")
+_UNDERLINE_LEVELS = {"=": 1, "-": 2, "~": 3, "^": 4, "*": 4}
+_BLOCK_START = re.compile(r"\s*(?:#|\||>|```|~~~|<)")
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def reflow(text: str, markdown: bool = False) -> str:
+    """Join the lines of hard-wrapped paragraphs, if the text is wrapped at a fixed width.
+
+    A line break is soft when the line before is long (_WRAP_MIN) and the next line
+    continues it: not blank, not a list item, a heading's underline or the heading above
+    one, not more indented (code), and, in Markdown, not a heading, table, quote, HTML or
+    fenced code. Text with long unwrapped lines (one paragraph a line) is returned as is.
+    """
+    lines = text.split("\n")
+    long_ = [len(line) for line in lines if len(line.strip()) >= _WRAP_MIN]
+    if len(long_) < 5 or sum(n <= _WRAP_WIDTH for n in long_) < 0.9 * len(long_):
+        return text
+    out = [lines[0]]
+    fence = markdown and bool(_MD_FENCE.match(lines[0]))
+    for k in range(1, len(lines)):
+        prev, line = out[-1], lines[k]
+        after = lines[k + 1] if k + 1 < len(lines) else ""
+        if markdown and _MD_FENCE.match(line):
+            fence = not fence
+            out.append(line)
+            continue
+        soft = (not fence and len(lines[k - 1].strip()) >= _WRAP_MIN and line.strip()
+                and not _LIST_START.match(line) and not _UNDERLINE.fullmatch(line)
+                and not _UNDERLINE.fullmatch(after) and not _UNDERLINE.fullmatch(prev)
+                and _indent(line) < _indent(lines[k - 1]) + 4
+                and not (_indent(lines[k - 1]) >= 4 and not _LIST_START.match(lines[k - 1]))
+                and not (markdown and (_BLOCK_START.match(line)
+                                       or _BLOCK_START.match(lines[k - 1]))))
+        if soft:
+            out[-1] = f"{prev.rstrip()} {line.strip()}"
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _underlined_headings(text: str) -> tuple[tuple[int, int, str], ...]:
+    """Headings underlined by a line of "=", "-", "~" ("Introduction" over "------"): in
+    plain text and Markdown (setext) alike."""
+    out, at = [], 0
+    lines = text.split("\n")
+    for k, line in enumerate(lines[:-1]):
+        under = _UNDERLINE.fullmatch(lines[k + 1])
+        title = line.strip()
+        if (under and title and not _UNDERLINE.fullmatch(line) and not _LIST_START.match(line)
+                and len(title) <= 120 and abs(len(lines[k + 1].strip()) - len(title)) <= 3
+                + len(title) // 2):
+            out.append((at + _indent(line), _UNDERLINE_LEVELS[under.group(1)], title))
+        at += len(line) + 1
+    return tuple(out)
 
 
 def _decode(data: bytes) -> str:
@@ -422,7 +504,31 @@ _MD_FENCE = re.compile(r"\s{0,3}(```|~~~)")
 
 
 def _markdown_headings(text: str) -> tuple[tuple[int, int, str], ...]:
-    """ATX headings ("## Setup"), outside fenced code blocks, with their offsets."""
+    """ATX headings ("## Setup") and underlined (setext) ones, outside fenced code blocks,
+    with their offsets."""
+    atx = _atx_headings(text)
+    fenced = _fenced_spans(text)
+    setext = [h for h in _underlined_headings(text) if h[1] <= 2
+              and not any(lo <= h[0] < hi for lo, hi in fenced)]
+    return tuple(sorted({*atx, *setext}))
+
+
+def _fenced_spans(text: str) -> list[tuple[int, int]]:
+    spans, at, start = [], 0, None
+    for line in text.split("\n"):
+        if _MD_FENCE.match(line):
+            if start is None:
+                start = at
+            else:
+                spans.append((start, at + len(line)))
+                start = None
+        at += len(line) + 1
+    if start is not None:
+        spans.append((start, len(text)))
+    return spans
+
+
+def _atx_headings(text: str) -> tuple[tuple[int, int, str], ...]:
     out, at, fence = [], 0, None
     for line in text.split("\n"):
         if m := _MD_FENCE.match(line):
@@ -433,13 +539,6 @@ def _markdown_headings(text: str) -> tuple[tuple[int, int, str], ...]:
                 out.append((at + m.start(2), len(m.group(1)), heading))
         at += len(line) + 1
     return tuple(out)
-
-
-def _markdown_title(text: str) -> str | None:
-    for line in text.split("\n"):
-        if m := re.match(r"^#{1,6}\s+(.+?)\s*#*\s*$", line):
-            return m.group(1)
-    return None
 
 
 def _first_line(text: str) -> str | None:

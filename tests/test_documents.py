@@ -332,3 +332,90 @@ def test_scan_does_not_enter_linked_folders(tmp_path):
     (docs / "root").symlink_to("/")
     found, skipped = scan(docs)
     assert [f.doc_id for f in found] == ["a.txt", "sub/b.txt"] and skipped == []
+
+
+WRAPPED = """TRIGGERS
+========
+
+Introduction
+------------
+
+A dpkg trigger is a facility that allows events caused by one package
+but of interest to another package to be recorded and aggregated, and
+processed later by the interested package.  This feature simplifies
+various registration and system-update tasks and reduces duplication
+of processing.
+
+We currently envisage three kinds of triggers:
+ * Explicit triggers.  These can be activated by any program
+   by running dpkg-trigger (at any time, but ideally from a maintainer
+   script).
+ * File triggers.  These are activated automatically by dpkg
+   when a matching file is installed.
+
+An example of a file that the interested package would ship is this one:
+    interest-noawait /usr/share/icons/hicolor
+    interest /usr/lib/mime/packages
+
+Older bug reports may be found here:
+
+  https://bugs.example.org/old
+"""
+
+
+def test_hard_wrapped_text_is_read_as_paragraphs_under_its_headings(tmp_path):
+    path = tmp_path / "triggers.txt"
+    path.write_text(WRAPPED)
+    doc = load(SourceFile("triggers.txt", path, "h"))
+    assert ("A dpkg trigger is a facility that allows events caused by one package but of "
+            "interest to another package to be recorded and aggregated, and processed later "
+            "by the interested package.") in doc.text
+    # List items stay items, each one line; an indented block (code) keeps its lines.
+    assert "\n * Explicit triggers.  These can be activated by any program by running " \
+        "dpkg-trigger (at any time, but ideally from a maintainer script).\n * File" in doc.text
+    assert "ship is this one:\n    interest-noawait /usr/share/icons/hicolor\n    interest " \
+        "/usr/lib/mime/packages\n" in doc.text
+    # Underlined headings are headings; the title is the first of level 1.
+    assert [(level, h) for _, level, h in doc.headings] == [(1, "TRIGGERS"),
+                                                            (2, "Introduction")]
+    assert all(doc.text[at:].startswith(h) for at, _, h in doc.headings)
+    assert doc.title == "TRIGGERS"
+    # A URL the text introduces ("... found here:") is content, not the page's source.
+    assert doc.text.endswith("found here:\n\n  https://bugs.example.org/old")
+    assert "source_url" not in doc.metadata
+    # A sentence now runs across what were line breaks.
+    chunk = chunk_document(doc, 400, 80)[0]
+    assert "by the interested package." in chunk.text
+
+
+def test_text_with_a_paragraph_a_line_is_not_reflowed():
+    lines = [f"Paragraph {i} says something long enough to be a paragraph of its own, and "
+             f"it goes on well beyond a hundred characters on this single line." for i in range(6)]
+    text = "\n".join(lines)
+    from rag.documents import reflow
+
+    assert reflow(text) == text
+    # Markdown: headings, tables, quotes and fenced code are never joined to their neighbours.
+    md = "\n".join(["Some wrapped Markdown prose that goes on for quite a few words here,",
+                    "and continues on the next line of the very same paragraph of text.",
+                    "| a table row that is long enough to count as a wrapped line, yes |",
+                    "| another row of that table, just as long as the row above it is |",
+                    "```", "code that is long enough to count as a wrapped line of text xx",
+                    "more code that is long enough to count as a wrapped line of text", "```",
+                    "> a quotation that is long enough to count as a wrapped line here"])
+    out = reflow(md, markdown=True)
+    assert out.split("\n")[0].endswith("here, and continues on the next line of the very "
+                                       "same paragraph of text.")
+    assert out.split("\n")[1:] == md.split("\n")[2:]
+
+
+def test_markdown_title_is_its_first_h1_or_the_file_name(tmp_path):
+    path = tmp_path / "README.md"
+    path.write_text('<p align="center"><img src="logo.png" alt="Zstandard"></p>\n\n'
+                    "Zstandard is a fast compression algorithm.\n\n## Benchmarks\n\nFast.\n")
+    doc = load(SourceFile("README.md", path, "h"))
+    assert doc.title == "README"
+    path.write_text("Intro line.\n\nZstandard\n=========\n\nText.\n\nUsage\n-----\n\nRun it.\n")
+    doc = load(SourceFile("README.md", path, "h"))
+    assert doc.title == "Zstandard"
+    assert [(level, h) for _, level, h in doc.headings] == [(1, "Zstandard"), (2, "Usage")]
