@@ -500,9 +500,16 @@ def assess(sentence: str, passages_text: str, question: str = "",
 _IDENTIFIER = re.compile(r"(?<![\w-])(?:--?[A-Za-z][\w-]*|\w+(?:\.\w+)+|\w*_\w+)")
 
 
+# A file's name ("zpipe.c", "pyproject.toml") is what a document is about, which its passages
+# need not repeat: not an identifier here.
+_FILE_NAME = re.compile(r"[\w-]+\.(?:c|h|cc|cpp|hpp|py|pyi|js|ts|rs|go|java|rb|sh|txt|md|rst|"
+                        r"html?|xml|json|toml|ya?ml|cfg|ini|conf|csv|log|gz|zip|tar|pdf|so)")
+
+
 def _identifiers(text: str) -> set[str]:
     return {m.lower().strip("_") for m in _IDENTIFIER.findall(text)
-            if not m.replace(".", "").isdigit() and not re.fullmatch(r"(?:\w{1,2}\.)+\w{0,2}", m)}
+            if not m.replace(".", "").isdigit() and not re.fullmatch(r"(?:\w{1,2}\.)+\w{0,2}", m)
+            and not _FILE_NAME.fullmatch(m)}
 
 
 def _tail_in(identifier: str, text: str) -> bool:

@@ -393,6 +393,10 @@ def test_a_question_identifier_the_claim_repeats_must_be_in_its_passage():
     assert assess("os.cpu_count() returns the number of CPUs in the system.",
                   "Return the number of CPUs in the system.", q, about="os › os.cpu_count()"
                   ).supported
+    # A file's name is what its document is about: its passages need not repeat it.
+    q = "What buffer size does zpipe.c define for CHUNK?"
+    assert assess("zpipe.c defines a buffer size of 16384 bytes for CHUNK.",
+                  "#define CHUNK 16384\nCHUNK is simply the buffer size", q).supported
     # Compounds of words are paraphrased like words: "on/off" need not be in the passage.
     q = "How do I make an on/off flag?"
     assert assess("An on/off flag is made with action='store_true'.",
