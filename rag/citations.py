@@ -470,12 +470,11 @@ def assess(sentence: str, passages_text: str, question: str = "",
             continue
         return Assessment(0.0, "speaker")
     claim = frame_and_claim(_ANSWER_WORD.sub("", sentence))[1]
-    if question and (borrowed := _identifiers(claim) & _identifiers(question)):
-        # "The www-data user has uid 37" cited to "the operator user ... had uid 37": the
-        # question's identifiers vouch for no claim; the passage must name what it is about.
-        own = f"{passages_text}\n{about}".lower()
-        if not all(i in own or _tail_in(i, own) for i in borrowed):
-            return Assessment(0.0, "subject")
+    if question and not holds_identifiers(_identifiers(claim) & _identifiers(question),
+                                          f"{passages_text}\n{about}"):
+        # "The --long option decompresses with a dictionary" cited to the -D option's
+        # passage: the question's identifiers vouch for no claim; the passage must name them.
+        return Assessment(0.0, "subject")
     terms = _terms(claim) or _terms(sentence)
     if not terms:
         return Assessment(0.0, "claim")
@@ -512,6 +511,18 @@ def _identifiers(text: str) -> set[str]:
             and not _FILE_NAME.fullmatch(m)}
 
 
+def question_options(question: str) -> set[str]:
+    """The command-line options a question asks about ("--disable-cats"), lower-cased."""
+    return {i for i in _identifiers(question) if i.startswith("-")}
+
+
+def holds_identifiers(identifiers: set[str], text: str) -> bool:
+    """Whether ``text`` (a passage with its title and headings) names every one of
+    ``identifiers``, in full or as its own page writes it (_tail_in)."""
+    text = text.lower()
+    return all(i in text or _tail_in(i, text) for i in identifiers)
+
+
 def _tail_in(identifier: str, text: str) -> bool:
     """ "pathlib.path.walk" is named by "path.walk", "functools.lru_cache" by "lru_cache"
     (how their own pages and examples write them)."""
@@ -525,9 +536,18 @@ def _tail_in(identifier: str, text: str) -> bool:
             is not None and re.search(rf"\w\.{re.escape(last)}\b", text) is None)
 
 
+_MONTHS = {stem(full): stem(full[:3]) for full in (
+    "january february march april june july august september october november december"
+).split()} | {stem("september"): stem("sept")}
+
+
 def named(key: str, present: set[str]) -> bool:
     """Whether a name is in ``present``, up to a demonym's ending: "Armenia" is named by
-    "Armenians", "Armenian" by "Armenia" (see _same_term)."""
+    "Armenians", "Armenian" by "Armenia" (see _same_term); a month by its abbreviation
+    ("October" by "Oct")."""
+    if key in _MONTHS and (_MONTHS[key] in present or stem("sept") in present
+                           and key == stem("september")):
+        return True
     return key in present or any(_same_term(key, w) for w in present)
 
 

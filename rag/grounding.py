@@ -183,7 +183,13 @@ def restates(question: str, asked: str, sentence: str) -> bool:
     if _yes_no(question, asked) or citations.answers_yes_no(sentence):
         return False
     claim = set(content_terms(citations.frame_and_claim(sentence)[1]))
-    return bool(claim) and claim <= set(content_terms(f"{question} {asked}"))
+    # A word the question holds only inside a path is new in the answer: "shadow" for
+    # "Which group can read /etc/shadow?".
+    asked_words = _PATH.sub(" ", f"{question} {asked}")
+    return bool(claim) and claim <= set(content_terms(asked_words))
+
+
+_PATH = re.compile(r"(?<!\S)\S*/\S+")
 
 
 def _revision(written: Sequence[CitedSentence], final: Sequence[CitedSentence]) -> Revision:
@@ -234,11 +240,18 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
     qualifies."""
     terms = set(content_terms(f"{claim} {question}"))
     want = answer_types.expected(question)
+    # An option is documented under its own name: a passage on another option ("--disable-nls"
+    # for "What does --disable-cats do?") does not answer for it. (A code name's answer may
+    # lie in another entry: subprocess.run's timeout in subprocess.TimeoutExpired's.)
+    asked_options = citations.question_options(question)
     best: tuple[int, str, float] | None = None
     for n in numbers:
         passage = passages[n - 1]
         if not terms or not _speakers_speak(question, passage) or _about_namesake(question,
                                                                                   passage):
+            continue
+        if not citations.holds_identifiers(asked_options,
+                                           f"{passage.chunk.text}\n{passage.about}"):
             continue
         text = passage.chunk.text
         for q in quotable(text):
@@ -446,7 +459,8 @@ def answer_passage(question: str, passages: Sequence[Passage], raw: str,
         share = len(terms & set(content_terms(text))) / len(terms)
         if share <= ANSWER_PASSAGE_MIN_SHARE or not _speakers_speak(question, passage):
             continue
-        if _about_namesake(question, passage):
+        if _about_namesake(question, passage) or not citations.holds_identifiers(
+                citations.question_options(question), f"{text}\n{passage.about}"):
             continue
         if want and not answer_types.holds(want, text, question):
             continue

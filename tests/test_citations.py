@@ -401,3 +401,9 @@ def test_a_question_identifier_the_claim_repeats_must_be_in_its_passage():
     q = "How do I make an on/off flag?"
     assert assess("An on/off flag is made with action='store_true'.",
                   "action='store_true' makes a flag that stores True", q).supported
+
+
+def test_a_month_is_named_by_its_abbreviation():
+    text = "/* Version history:\n1.0 30 Oct 2004 First version */"
+    assert assess("The first version was written on 30 October 2004.", text).supported
+    assert not assess("The first version was written on 30 November 2004.", text).supported

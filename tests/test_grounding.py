@@ -367,3 +367,25 @@ def test_an_invented_code_block_is_removed_and_a_quoted_one_kept_whole():
     assert ("```python\nclass Foo:\n    def return_self(self) -> Self:\n        return self\n"
             "```\n[1]") in v.text
     assert [c.n for c in v.citations] == [1]
+
+
+def test_a_word_the_question_holds_only_in_a_path_is_an_answer():
+    q = "Which group can read /etc/shadow?"
+    shadow = _p("shadow\n/etc/shadow is readable by this group. Some programs that need to "
+                "access the file are setgid shadow.")
+    v = judge(q, q, [shadow], "The group that can read /etc/shadow is shadow [1].")
+    assert v.text == "The group that can read /etc/shadow is shadow [1]." and not v.warnings
+
+
+def test_a_quote_for_an_option_comes_from_that_options_passage():
+    q = "What does the --disable-cats configure option do?"
+    nls = _p("To compile man-db with no support for message catalogues, simply pass the "
+             "`--disable-nls` option to configure.")
+    v = judge(q, q, [nls], "The --disable-cats option disables message catalogues.")
+    assert v.abstained  # its words are near the question's, but it is another option
+    cats = _p("* `--disable-cats`\nNormally, man will automatically try to create cat files "
+              "corresponding to manual files when a manual page is read. This flag "
+              "suppresses this behaviour.")
+    v = judge(q, q, [nls, cats], "The --disable-cats option stops man from creating cat "
+              "files [1].")
+    assert not v.abstained and [c.n for c in v.citations] == [2]  # re-pointed to its passage
