@@ -642,7 +642,9 @@ def render(sentences: Sequence[CitedSentence]) -> str:
             body = f"{body}\n{marks}" if marks else body
             out = f"{out}\n{body}\n" if out else f"{body}\n"
             continue
-        if marks:
+        if marks and body.endswith("|"):  # a table row: no full stop after it
+            body = f"{body} {marks}"
+        elif marks:
             m = re.match(r"^(.*?)([.!?…:]*[\"'”’)]*)$", body, re.DOTALL)
             assert m is not None
             core, end = m.group(1), m.group(2)

@@ -283,11 +283,24 @@ def quotable(text: str) -> list[Quotable]:
     speaks, and the sentence before one that says "he" or "his" whom it means; a sentence
     that leaves a quotation open runs on to its end."""
     spans = sentence_spans(text)
+    rows = _table_rows(text)
     out = []
     for i, (lo, hi) in enumerate(spans):
+        line = text.rfind("\n", 0, lo) + 1
+        if line in rows:
+            # A table row is read with its header row: "| Compressor name | Ratio |" over
+            # "| zstd 1.5.1 -1 | 2.887 |" says which number is the ratio.
+            if rows[line] is not None and lo == _first_span_at(spans, line):
+                end = text.find("\n", lo)
+                row = text[line : len(text) if end < 0 else end]
+                quote = f"{' '.join(rows[line].split())}\n{' '.join(row.split())}"
+                out.append(Quotable(quote, quote))
+            continue
         if i + 1 < len(spans) and _introduces(text, spans[i], spans[i + 1][0]):
             continue  # a heading or signature alone says nothing: it comes with the next
-        if i and (_introduces(text, spans[i - 1], lo) or _PERSONAL.search(text[lo:hi])):
+        prev_in_table = i and text.rfind("\n", 0, spans[i - 1][0]) + 1 in rows
+        if i and not prev_in_table and (_introduces(text, spans[i - 1], lo)
+                                        or _PERSONAL.search(text[lo:hi])):
             lo = spans[i - 1][0]
         j = i
         while j + 1 < len(spans) and (open_quote(text[lo:spans[j][1]])
@@ -302,6 +315,35 @@ def quotable(text: str) -> list[Quotable]:
         out.append(Quotable(" ".join(text[lo:spans[j][1]].split()),
                             " ".join(text[lo:spans[k][1]].split())))
     return out
+
+
+_TABLE_LINE = re.compile(r"\s*\|.*\|\s*|[^|\n]+(?: \| [^|\n]*){2,}")
+_TABLE_RULE = re.compile(r"[\s|:+-]+")
+
+
+def _table_rows(text: str) -> dict[int, str | None]:
+    """The lines of ``text`` that are rows of a table (Markdown "| a | b |", or HTML cells
+    joined by " | "), by their offset: a row's header row, or None for the header and
+    rule lines themselves. A table has two rows or more."""
+    rows: dict[int, str | None] = {}
+    block: list[tuple[int, str]] = []
+    at = 0
+    for line in [*text.split("\n"), ""]:
+        if line.strip() and _TABLE_LINE.fullmatch(line):
+            block.append((at, line))
+        else:
+            if len(block) >= 2:
+                header = block[0][1].strip()
+                for start, row in block:
+                    rows[start] = (None if start == block[0][0] or _TABLE_RULE.fullmatch(row)
+                                   else header)
+            block = []
+        at += len(line) + 1
+    return rows
+
+
+def _first_span_at(spans: list[tuple[int, int]], line: int) -> int:
+    return next((lo for lo, _ in spans if lo >= line), -1)
 
 
 # A person referred back to: the sentence before names them.

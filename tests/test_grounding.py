@@ -389,3 +389,28 @@ def test_a_quote_for_an_option_comes_from_that_options_passage():
     v = judge(q, q, [nls, cats], "The --disable-cats option stops man from creating cat "
               "files [1].")
     assert not v.abstained and [c.n for c in v.citations] == [2]  # re-pointed to its passage
+
+
+BENCH = _p("| Compressor name | Ratio | Compression| Decompress.|\n"
+           "| --------------- | ------| -----------| ---------- |\n"
+           "| **zstd 1.5.1 -1** | 2.887 | 530 MB/s | 1700 MB/s |\n"
+           "| brotli 1.0.9 -0 | 2.702 | 395 MB/s | 450 MB/s |\n\nFaster is better.")
+
+
+def test_a_table_row_is_quoted_with_its_header_after_a_refusal():
+    from rag.grounding import answer_passage, quotable, quote_answer
+
+    rows = [q.sentence for q in quotable(BENCH.chunk.text)]
+    assert rows[:2] == ["| Compressor name | Ratio | Compression| Decompress.|\n"
+                        "| **zstd 1.5.1 -1** | 2.887 | 530 MB/s | 1700 MB/s |",
+                        "| Compressor name | Ratio | Compression| Decompress.|\n"
+                        "| brotli 1.0.9 -0 | 2.702 | 395 MB/s | 450 MB/s |"]
+    assert "Faster is better." in rows  # the prose after the table is itself
+    q = "What compression ratio does zstd 1.5.1 -1 achieve in the benchmark?"
+    refusal = judge(q, q, [BENCH], "The documents do not say.")
+    n = answer_passage(q, [BENCH], "The documents do not say.", refusal)
+    v = quote_answer(q, [BENCH], n, refusal)
+    assert v.mode == "extractive" and v.text.endswith("| 2.887 | 530 MB/s | 1700 MB/s | [1]")
+    # Cells an HTML table joined with " | " are rows as well.
+    html = "Name | Ratio | Speed\nzstd | 2.887 | 530 MB/s\nlz4 | 2.101 | 740 MB/s"
+    assert [q.sentence for q in quotable(html)][1] == "Name | Ratio | Speed\nlz4 | 2.101 | 740 MB/s"
