@@ -238,7 +238,7 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
     type the question asks for (a year for "In which year ...?"). The highest share wins,
     and is quoted with the rest of its paragraph (Quotable); None if no sentence
     qualifies."""
-    terms = set(content_terms(f"{claim} {question}"))
+    terms = set(content_terms(f"{claim} {_without_exclusion(question)}"))
     want = answer_types.expected(question)
     # An option is documented under its own name: a passage on another option ("--disable-nls"
     # for "What does --disable-cats do?") does not answer for it. (A code name's answer may
@@ -259,10 +259,17 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
                 continue
             if not _mentions_key_terms(question, q.sentence):
                 continue
-            share = len(terms & set(content_terms(q.sentence))) / len(terms)
+            share = _share(terms, q.sentence)
             if best is None or share > best[2]:
                 best = (n, q.quote, share)
     return best
+
+
+def _share(terms: set[str], text: str) -> float:
+    """The share of ``terms`` (content terms) that ``text`` holds, a demonym standing for its
+    country ("Russian" for "Russia", see citations.named)."""
+    have = set(content_terms(text))
+    return sum(citations.named(t, have) for t in terms) / len(terms)
 
 
 @dataclass(frozen=True)
@@ -491,14 +498,14 @@ def answer_passage(question: str, passages: Sequence[Passage], raw: str,
     """
     if not verdict.abstained or not model_refused(raw):
         return None
-    terms = set(content_terms(question))
+    terms = set(content_terms(_without_exclusion(question)))
     want = answer_types.expected(question)
     best: tuple[int, float] | None = None
     for n, passage in enumerate(passages, start=1):
         text = passage.chunk.text
         if not terms or not _mentions_key_terms(question, text):
             continue
-        share = len(terms & set(content_terms(text))) / len(terms)
+        share = _share(terms, text)
         if share <= ANSWER_PASSAGE_MIN_SHARE or not _speakers_speak(question, passage):
             continue
         if _about_namesake(question, passage) or not citations.holds_identifiers(
@@ -509,6 +516,19 @@ def answer_passage(question: str, passages: Sequence[Passage], raw: str,
         if best is None or share > best[1]:
             best = (n, share)
     return best[0] if best else None
+
+
+# "Besides the border incidents, what else pains Armenia?": the excluded part names what the
+# answer is not, so its words do not make a sentence the answer.
+_EXCLUSION = re.compile(r"^\s*(?:besides|apart\s+from|aside\s+from|other\s+than|except|"
+                        r"in\s+addition\s+to)\b[^,?]*,\s*", re.IGNORECASE)
+
+
+def _without_exclusion(question: str) -> str:
+    """The question without its excluded part, and without "else", which only points at it
+    ("what else pains Armenia" asks what pains Armenia)."""
+    rest = _EXCLUSION.sub("", question)
+    return re.sub(r"\belse\b", " ", rest, flags=re.IGNORECASE) if rest != question else question
 
 
 def model_refused(raw: str) -> bool:

@@ -414,3 +414,19 @@ def test_a_table_row_is_quoted_with_its_header_after_a_refusal():
     # Cells an HTML table joined with " | " are rows as well.
     html = "Name | Ratio | Speed\nzstd | 2.887 | 530 MB/s\nlz4 | 2.101 | 740 MB/s"
     assert [q.sentence for q in quotable(html)][1] == "Name | Ratio | Speed\nlz4 | 2.101 | 740 MB/s"
+
+
+def test_the_excluded_part_of_a_question_does_not_pick_the_quote():
+    from rag.grounding import answer_passage, quote_answer
+
+    q = "Besides the border incidents, what else pains Armenia about Russia?"
+    text = _p("Armenia’s top leadership has been openly criticizing Russia’s position for a "
+              "long time. The incidents on the border, when Russia refused to help, are one "
+              "reason. Another pain point for Armenia is the inaction of the Russian "
+              "peacekeeping contingent.")
+    refusal = judge(q, q, [text], "The documents do not say.")
+    n = answer_passage(q, [text], "The documents do not say.", refusal)
+    v = quote_answer(q, [text], n, refusal)
+    # Not the border incidents, nor a sentence sharing only "Armenia" and "Russia": the
+    # one on what else pains ("Russian" stands for "Russia").
+    assert v.text.startswith("Another pain point for Armenia is the inaction")
