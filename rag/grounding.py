@@ -239,6 +239,7 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
     and is quoted with the rest of its paragraph (Quotable); None if no sentence
     qualifies."""
     terms = set(content_terms(f"{claim} {_without_exclusion(question)}"))
+    names = _name_keys(question)
     want = answer_types.expected(question)
     # An option is documented under its own name: a passage on another option ("--disable-nls"
     # for "What does --disable-cats do?") does not answer for it. (A code name's answer may
@@ -259,17 +260,22 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
                 continue
             if not _mentions_key_terms(question, q.sentence):
                 continue
-            share = _share(terms, q.sentence)
+            share = _share(terms, q.sentence, names)
             if best is None or share > best[2]:
                 best = (n, q.quote, share)
     return best
 
 
-def _share(terms: set[str], text: str) -> float:
-    """The share of ``terms`` (content terms) that ``text`` holds, a demonym standing for its
-    country ("Russian" for "Russia", see citations.named)."""
+def _share(terms: set[str], text: str, names: set[str]) -> float:
+    """The share of ``terms`` (content terms) that ``text`` holds; of ``names`` (the keys of
+    the question's names), a demonym stands for its country ("Russian" for "Russia", see
+    citations.named)."""
     have = set(content_terms(text))
-    return sum(citations.named(t, have) for t in terms) / len(terms)
+    return sum(t in have or (t in names and citations.named(t, have)) for t in terms) / len(terms)
+
+
+def _name_keys(question: str) -> set[str]:
+    return {term_key(t) for t in key_terms(question, skip_first=True)}
 
 
 @dataclass(frozen=True)
@@ -499,13 +505,14 @@ def answer_passage(question: str, passages: Sequence[Passage], raw: str,
     if not verdict.abstained or not model_refused(raw):
         return None
     terms = set(content_terms(_without_exclusion(question)))
+    names = _name_keys(question)
     want = answer_types.expected(question)
     best: tuple[int, float] | None = None
     for n, passage in enumerate(passages, start=1):
         text = passage.chunk.text
         if not terms or not _mentions_key_terms(question, text):
             continue
-        share = _share(terms, text)
+        share = _share(terms, text, names)
         if share <= ANSWER_PASSAGE_MIN_SHARE or not _speakers_speak(question, passage):
             continue
         if _about_namesake(question, passage) or not citations.holds_identifiers(
