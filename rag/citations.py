@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .chunking import sentence_spans
+from .config import MAX_TOP_K
 from .text import STOPWORDS, content_terms, key_terms, stem, term_key, word_keys, words
 from .types import Citation, Passage
 
@@ -80,12 +81,20 @@ class Grounded:
     warnings: list[str] = field(default_factory=list)
 
 
+def _is_marker(m: re.Match) -> bool:
+    """A bracketed list of numbers is a citation only if each could number a passage: "[2]"
+    is, the range "[61184, 65519]" or "[0, 255]" is text."""
+    return all(1 <= int(n) <= MAX_TOP_K for n in re.findall(r"\d+", m.group(1)))
+
+
 def marker_numbers(text: str) -> list[int]:
-    return [int(n) for m in _MARKER.finditer(text) for n in re.findall(r"\d+", m.group(1))]
+    return [int(n) for m in _MARKER.finditer(text) if _is_marker(m)
+            for n in re.findall(r"\d+", m.group(1))]
 
 
 def strip_markers(text: str) -> str:
-    return re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", text)).strip()
+    text = _MARKER.sub(lambda m: "" if _is_marker(m) else m.group(0), text)
+    return re.sub(r"\s+([.,;:!?])", r"\1", text).strip()
 
 
 def is_bare(text: str) -> bool:
@@ -475,6 +484,11 @@ def assess(sentence: str, passages_text: str, question: str = "",
         # "The --long option decompresses with a dictionary" cited to the -D option's
         # passage: the question's identifiers vouch for no claim; the passage must name them.
         return Assessment(0.0, "subject")
+    if question and (borrowed := _numbers(claim) & _numbers(question)) and not borrowed <= (
+            _numbers(passages_text) | _numbers(about)):
+        # "Section 18 of the GPL requires ..." for a question on a section 18 that does not
+        # exist, cited to the preamble: the question's numbers vouch for no claim either.
+        return Assessment(0.0, "subject")
     terms = _terms(claim) or _terms(sentence)
     if not terms:
         return Assessment(0.0, "claim")
@@ -509,6 +523,10 @@ def _identifiers(text: str) -> set[str]:
     return {m.lower().strip("_") for m in _IDENTIFIER.findall(text)
             if not m.replace(".", "").isdigit() and not re.fullmatch(r"(?:\w{1,2}\.)+\w{0,2}", m)
             and not _FILE_NAME.fullmatch(m)}
+
+
+def _numbers(text: str) -> set[str]:
+    return {t for t in key_terms(text) if t[0].isdigit()}
 
 
 def question_options(question: str) -> set[str]:

@@ -16,6 +16,9 @@ ContextMode = Literal["sentences", "chunks"]
 OnRefusal = Literal["ask_again", "quote", "off"]
 LLMBackend = Literal["local", "openai"]
 VectorStoreKind = Literal["faiss", "qdrant"]
+# The most passages an answer may be given: a bracketed number above it ("[61184, 65519]")
+# is never a citation.
+MAX_TOP_K = 50
 
 
 def _default_cache_dir() -> Path:
@@ -63,7 +66,7 @@ class Settings(BaseSettings):
         0.98, gt=0, le=1.0,
         description="Recall@10 against exact search an approximate index is tuned to reach.",
     )
-    top_k: int = Field(4, ge=1, le=50, description="Passages given to the model.")
+    top_k: int = Field(4, ge=1, le=MAX_TOP_K, description="Passages given to the model.")
     retrieval_mode: RetrievalMode = Field(
         "hybrid", description="Dense (FAISS), lexical (BM25) or both fused by reciprocal rank."
     )

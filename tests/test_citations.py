@@ -407,3 +407,22 @@ def test_a_month_is_named_by_its_abbreviation():
     text = "/* Version history:\n1.0 30 Oct 2004 First version */"
     assert assess("The first version was written on 30 October 2004.", text).supported
     assert not assess("The first version was written on 30 November 2004.", text).supported
+
+
+def test_a_bracketed_range_is_text_not_a_citation():
+    parsed = split_cited("Dynamic users come from the range [61184, 65519] [2].")
+    assert parsed == [CitedSentence("Dynamic users come from the range [61184, 65519].", (2,))]
+    assert marker_numbers("pixels in [0, 255], see [1][3]") == [1, 3]
+    assert strip_markers("values in [0, 255] [1].") == "values in [0, 255]."
+
+
+def test_a_number_taken_from_the_question_must_be_in_the_passage():
+    q = "What does section 18 of the GPL require for hosted services?"
+    preamble = "Modified versions must be marked as changed, so that their problems will not be " \
+               "attributed erroneously to authors of previous versions."
+    verdict = assess("Section 18 requires that modified versions be marked as changed.",
+                     preamble, q)
+    assert not verdict.supported and verdict.reason == "subject"
+    section = "18. Hosted services. Modified versions must be marked as changed."
+    assert assess("Section 18 requires that modified versions be marked as changed.",
+                  section, q).supported
