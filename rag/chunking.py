@@ -10,6 +10,8 @@ from .types import Chunk, Document
 # A sentence ends at . ! ? or … (optionally followed by closing quotes/brackets) before
 # whitespace and an opening capital, digit, quote or bullet.
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*(?=\s+[\"'“‘(\[•A-Z0-9])")
+# A section or item number opening a line ("14.", "6.5.", "IV.", "b."), not a sentence.
+_ENUMERATOR = re.compile(r"\s*(?:\d{1,3}(?:\.\d{1,3})*|[IVX]{1,5}|[a-z])\.")
 _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "etc", "e.g", "i.e",
                   "u.s", "u.k", "no", "sept", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
                   "oct", "nov", "dec", "gen", "col", "lt", "gov", "sen", "rep"}
@@ -30,6 +32,8 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
             word = re.search(r"([\w.]+)\.$", text[cut : m.start()])
             if word and word.group(1).lower() in _ABBREVIATIONS:
                 continue
+            if cut == lo and _ENUMERATOR.fullmatch(text, lo, m.start()):
+                continue  # "14. Revised Versions of this License.": the number is its start
             _add_trimmed(text, cut, m.end(), spans)
             cut = m.end()
         _add_trimmed(text, cut, hi, spans)

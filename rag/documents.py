@@ -140,6 +140,8 @@ def load(source: SourceFile, max_chars: int = 5_000_000) -> Document:
         raw = _decode(source.path.read_bytes())
         if kind == "html":
             text, title, html_headings = _html_text(raw)
+        elif kind == "markdown":
+            text, title = _markdown_text(raw)
         else:
             text, title = raw, None
     if len(text) > max_chars:
@@ -156,10 +158,11 @@ def load(source: SourceFile, max_chars: int = 5_000_000) -> Document:
     if not title and kind in ("text", "markdown"):
         title = next((h for _, level, h in headings if level == 1), None)
     if not title and kind == "markdown":
-        # A README that opens with a logo or badges ("<p><img ...>", "[![CI](...)](...)")
-        # is named by its file, not by its markup or its first section's heading.
+        # A README that opens with a logo, badges or a sentence is named by its file, not
+        # by its first sentence or its first section's heading.
         first = _first_line(text) or ""
-        title = first if first and not re.match(r"[<\[!]", first) else source.path.stem
+        title = (first if first and len(first) <= 80 and not re.search(r"[.,;:!?]$", first)
+                 else source.path.stem)
     title = title or _first_line(text) or source.path.stem
     return Document(
         doc_id=source.doc_id,
@@ -255,6 +258,10 @@ def reflow(text: str, markdown: bool = False) -> str:
     long_ = [len(line) for line in lines if len(line.strip()) >= _WRAP_MIN]
     if len(long_) < 5 or sum(n <= _WRAP_WIDTH for n in long_) < 0.9 * len(long_):
         return text
+    # A line that ends near the wrap width was wrapped; one that ends well short of it and
+    # is followed by a capital ("Copyright (c) 1998 A. Author" over "Copyright (c) 1996 ...")
+    # is a line of its own.
+    full = 0.8 * sorted(long_)[int(0.9 * (len(long_) - 1))]
     out = [lines[0]]
     fence = markdown and bool(_MD_FENCE.match(lines[0]))
     for k in range(1, len(lines)):
@@ -265,6 +272,7 @@ def reflow(text: str, markdown: bool = False) -> str:
             out.append(line)
             continue
         soft = (not fence and len(lines[k - 1].strip()) >= _WRAP_MIN and line.strip()
+                and (not line.lstrip()[:1].isupper() or len(lines[k - 1].rstrip()) >= full)
                 and not _LIST_START.match(line) and not _UNDERLINE.fullmatch(line)
                 and not _UNDERLINE.fullmatch(after) and not _UNDERLINE.fullmatch(prev)
                 and _indent(line) < _indent(lines[k - 1]) + 4
@@ -501,6 +509,34 @@ def _locate(text: str, headings: list[tuple[int, str]]) -> tuple[tuple[int, int,
 
 _MD_HEADING = re.compile(r"(#{1,6})[ \t]+(\S.*)")
 _MD_FENCE = re.compile(r"\s{0,3}(```|~~~)")
+
+
+# Markdown as a reader sees it: front matter is metadata, a link reads as its text, an
+# image as its alt text, a reference definition and an HTML tag as nothing (outside code).
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
+_MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"\n]*\")?\)")
+_MD_REF_LINK = re.compile(r"\[([^\]\n]+)\]\[[^\]\n]*\]")
+_MD_REF_DEFINITION = re.compile(r"\s{0,3}\[[^\]\n]+\]:\s+\S+.*")
+_HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>\n]*)?/?>")
+
+
+def _markdown_text(raw: str) -> tuple[str, str | None]:
+    """The text of a Markdown file, and the title its front matter gives, if any."""
+    title = None
+    if m := _FRONT_MATTER.match(raw.replace("\r\n", "\n")):
+        if t := re.search(r"^title:\s*[\"']?(.+?)[\"']?\s*$", m.group(1), re.MULTILINE):
+            title = t.group(1)
+        raw = raw.replace("\r\n", "\n")[m.end():]
+    lines, fence = [], None
+    for line in raw.split("\n"):
+        if f := _MD_FENCE.match(line):
+            fence = None if fence == f.group(1) else (fence or f.group(1))
+        elif fence is None:
+            if _MD_REF_DEFINITION.fullmatch(line):
+                continue
+            line = _HTML_TAG.sub("", _MD_REF_LINK.sub(r"\1", _MD_LINK.sub(r"\1", line)))
+        lines.append(line)
+    return "\n".join(lines), title
 
 
 def _markdown_headings(text: str) -> tuple[tuple[int, int, str], ...]:

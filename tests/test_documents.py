@@ -419,3 +419,40 @@ def test_markdown_title_is_its_first_h1_or_the_file_name(tmp_path):
     doc = load(SourceFile("README.md", path, "h"))
     assert doc.title == "Zstandard"
     assert [(level, h) for _, level, h in doc.headings] == [(1, "Zstandard"), (2, "Usage")]
+
+
+def test_markdown_reads_as_text_front_matter_links_and_tags_left_out(tmp_path):
+    path = tmp_path / "UIDS.md"
+    path.write_text("---\ntitle: Users and Groups\nlayout: default\n---\n\n"
+                    '<p align="center"><img src="logo.png"></p>\n\n'
+                    "Read the [full manual](https://example.org/m \"Manual\") and "
+                    "![the logo](logo.png), see [RFC8878][rfc] or <https://fsf.org/>.\n\n"
+                    "[rfc]: https://datatracker.ietf.org/doc/html/rfc8878\n\n"
+                    "```\n[keep](this) <b>in code</b>\n```\n")
+    doc = load(SourceFile("UIDS.md", path, "h"))
+    assert doc.title == "Users and Groups"
+    assert "layout" not in doc.text and "<p" not in doc.text and "datatracker" not in doc.text
+    assert ("Read the full manual and the logo, see RFC8878 or <https://fsf.org/>."
+            in doc.text)
+    assert "[keep](this) <b>in code</b>" in doc.text  # code is code
+
+
+def test_a_line_well_short_of_the_wrap_width_before_a_capital_is_its_own():
+    from rag.documents import reflow
+
+    body = ("This paragraph is wrapped at seventy-two columns like the rest of the\n"
+            "document, so its lines run on into the next one until it ends here.\n") * 3
+    text = ("Copyright (c) 2018-2022 Cosmin Truta of the project\n"
+            "Copyright (c) 1998-2018 Glenn Randers-Pehrson as well\n\n" + body)
+    out = reflow(text)
+    assert out.startswith("Copyright (c) 2018-2022 Cosmin Truta of the project\n"
+                          "Copyright (c) 1998-2018")
+    assert "like the rest of the document, so its lines" in out
+
+
+def test_a_section_number_opening_a_line_is_part_of_its_sentence():
+    from rag.chunking import sentence_spans
+
+    text = "  14. Revised Versions of this License.\n\nThe Foundation may publish. 5. Next."
+    assert [text[a:b] for a, b in sentence_spans(text)] == [
+        "14. Revised Versions of this License.", "The Foundation may publish.", "5.", "Next."]
