@@ -69,9 +69,10 @@ def check_evidence(question: str, passages: Sequence[Passage], corpus_words: Con
     def anywhere(key: str) -> bool:
         return key in present or key in corpus_words
 
-    # "Russian-led": one part in the documents is enough.
+    # "Russian-led": one part in the documents is enough; so is the name of "GPLv3",
+    # "IPv6" or "Python3", which the documents may write "GPL version 3".
     missing = tuple(t for t in key_terms(question, skip_first=True)
-                    if not any(anywhere(term_key(part)) for part in t.split("-") if part))
+                    if not any(anywhere(term_key(part)) for part in _parts(t)))
     # Code names: "os.process_cpu_count()" in no document is a function they do not have,
     # even though "process", "cpu" and "count" are all words of theirs.
     known = set().union(*(code_names(p.chunk.text) for p in passages))
@@ -83,6 +84,16 @@ def check_evidence(question: str, passages: Sequence[Passage], corpus_words: Con
         return EvidenceCheck(True, missing)
     silent = tuple(sorted(n for n in speakers(question) if not speaks(n)))
     return EvidenceCheck(bool(silent), silent=silent)
+
+
+_VERSIONED = re.compile(r"([A-Za-z]{2,}?)[-_]?v?\d+(?:\.\d+)*")
+
+
+def _parts(term: str) -> list[str]:
+    parts = [part for part in term.split("-") if part]
+    if m := _VERSIONED.fullmatch(term):
+        parts.append(m.group(1))
+    return parts
 
 
 def _tail(name: str) -> str:

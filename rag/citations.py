@@ -48,7 +48,10 @@ def speakers(sentence: str) -> set[str]:
     names = {m.group(1) for m in _SPEAKER_BEFORE.finditer(sentence)}
     names |= {(m.group(1) or m.group(2)).split()[-1] for m in _SPEAKER_AFTER.finditer(sentence)}
     keys = {term_key(t) for t in key_terms(sentence)}
-    return {re.sub(r"['’]s$", "", n) for n in names if term_key(n) in keys}
+    # A name with a digit is a document's or a thing's ("What does GPLv3 say ...?",
+    # "RFC8878 says"), not someone's: it is not asked to speak.
+    return {re.sub(r"['’]s$", "", n) for n in names if term_key(n) in keys
+            and not any(c.isdigit() for c in n)}
 
 
 def shows_speaking(name: str, text: str) -> bool:

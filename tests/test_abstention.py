@@ -103,3 +103,15 @@ def test_no_passages_abstains():
 ])
 def test_model_abstention_phrases(text, abstained):
     assert model_abstained(text) is abstained
+
+
+def test_a_versioned_name_is_known_by_its_name():
+    from rag.text import word_keys
+
+    text = "The GNU General Public License (GPL) version 3 guarantees your freedom."
+    passages = [Passage(Chunk("gpl", "gpl#0", 0, len(text), text), "GPL", 0.5)]
+    corpus = word_keys(text)
+    assert not check_evidence("What does GPLv3 say about patents?", passages, corpus,
+                              speaks).abstain
+    check = check_evidence("What does the MPLv2 say about patents?", passages, corpus, speaks)
+    assert check.abstain and check.missing == ("MPLv2",)
