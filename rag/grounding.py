@@ -381,12 +381,18 @@ def _mentions_key_terms(question: str, sentence: str) -> bool:
     one in four ("the Armenian Prime Minister" may stand for "Pashinyan" among five other
     names; with "Armenia" and "CSTO", a sentence on Armenia alone is about something else)."""
     have = word_keys(sentence)
-    terms = key_terms(question, skip_first=True)
+    terms = key_terms(_SCOPE.sub("", question), skip_first=True)
     numbers = [t for t in terms if t[0].isdigit()]
     names = [t for t in terms if not t[0].isdigit()]
     missing = sum(not citations.named(term_key(t), have) for t in names)
     return (all(term_key(t) in have for t in numbers) and missing <= len(names) // 4
             and not _namesake(question, sentence))
+
+
+# "Under the GPL version 3, does ...?": where to look, which a passage of that document
+# need not repeat; the names and numbers of the question proper must be in the quote.
+_SCOPE = re.compile(r"^\s*(?:under|in|within|per)\s+(?:the\s+)?[^,?]{1,60},\s*(?=\w)",
+                    re.IGNORECASE)
 
 
 def _about_namesake(question: str, passage: Passage) -> bool:

@@ -430,3 +430,17 @@ def test_the_excluded_part_of_a_question_does_not_pick_the_quote():
     # Not the border incidents, nor a sentence sharing only "Armenia" and "Russia": the
     # one on what else pains ("Russian" stands for "Russia").
     assert v.text.startswith("Another pain point for Armenia is the inaction")
+
+
+def test_a_scope_phrase_of_the_question_need_not_be_in_the_quote():
+    from rag.grounding import answer_passage, quote_answer
+
+    q = ("Under the GPL version 3, does mere interaction with a user through a computer "
+         "network, without transferring a copy, count as conveying?")
+    gpl = _p("To “convey” a work means any kind of propagation that enables other parties to "
+             "make or receive copies. Mere interaction with a user through a computer "
+             "network, with no transfer of a copy, is not conveying.")
+    refusal = judge(q, q, [gpl], "The documents do not say.")
+    n = answer_passage(q, [gpl], "The documents do not say.", refusal)
+    v = quote_answer(q, [gpl], n, refusal)
+    assert v.text.startswith("Mere interaction with a user") and "is not conveying" in v.text
