@@ -391,8 +391,8 @@ def _mentions_key_terms(question: str, sentence: str) -> bool:
 
 # "Under the GPL version 3, does ...?": where to look, which a passage of that document
 # need not repeat; the names and numbers of the question proper must be in the quote.
-_SCOPE = re.compile(r"^\s*(?:under|in|within|per)\s+(?:the\s+)?[^,?]{1,60},\s*(?=\w)",
-                    re.IGNORECASE)
+_SCOPE = re.compile(r"^\s*(?:under|in|within|per)\s+(?!(?:which|what|whose|how)\b)(?:the\s+)?"
+                    r"[^,?]{1,60},\s*(?=\w)", re.IGNORECASE)
 
 
 def _about_namesake(question: str, passage: Passage) -> bool:

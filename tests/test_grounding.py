@@ -444,3 +444,8 @@ def test_a_scope_phrase_of_the_question_need_not_be_in_the_quote():
     n = answer_passage(q, [gpl], "The documents do not say.", refusal)
     v = quote_answer(q, [gpl], n, refusal)
     assert v.text.startswith("Mere interaction with a user") and "is not conveying" in v.text
+    # "In which year ..., and ...?" is the question itself, not a scope.
+    from rag.grounding import _SCOPE
+
+    assert not _SCOPE.match("In which year did Armenia join the CSTO, and why?")
+    assert _SCOPE.match("In Python 3.11, what does int() accept?")
