@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from .text import QUESTION_WORDS, STOPWORDS, normalize, words
+from .text import MONTHS, QUESTION_WORDS, STOPWORDS, normalize, words
 
 Kind = Literal["count", "year", "version", "time", "name", "exception"]
 
@@ -51,8 +51,8 @@ DESCRIPTION: dict[Kind, str] = {"count": "a number", "year": "a year", "version"
                                 "time": "a time or date", "name": "a name",
                                 "exception": "an exception's name"}
 
-_MONTHS = ("january february march april may june july august september october november "
-           "december jan feb mar apr jun jul aug sep sept oct nov dec").split()
+_MONTHS = sorted({w for full, short in MONTHS.items() for w in (full, *short)},
+                 key=lambda w: (-len(w), w))
 _MONTH = r"(?:" + "|".join(_MONTHS) + r")\.?"
 _WEEKDAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
 _NUMBER_WORD = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"

@@ -15,7 +15,17 @@ from dataclasses import dataclass, field
 
 from .chunking import sentence_spans
 from .config import MAX_TOP_K
-from .text import STOPWORDS, content_terms, key_terms, stem, term_key, word_keys, words
+from .text import (
+    MONTHS,
+    STOPWORDS,
+    code_names,
+    content_terms,
+    key_terms,
+    stem,
+    term_key,
+    word_keys,
+    words,
+)
 from .types import Citation, Passage
 
 _MARKER = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]",
@@ -512,10 +522,9 @@ def assess(sentence: str, passages_text: str, question: str = "",
 
 
 # Identifiers a writer does not paraphrase: command-line options and code names ("--long",
-# "os.cpu_count", "lru_cache"); not compounds of words ("on/off", "fixed-size").
-_IDENTIFIER = re.compile(r"(?<![\w-])(?:--?[A-Za-z][\w-]*|\w+(?:\.\w+)+|\w*_\w+)")
-
-
+# "os.cpu_count", "lru_cache", see text.code_names); not compounds of words ("on/off",
+# "fixed-size").
+_OPTION = re.compile(r"(?<![\w-])--?[A-Za-z][\w-]*")
 # A file's name ("zpipe.c", "pyproject.toml") is what a document is about, which its passages
 # need not repeat: not an identifier here.
 _FILE_NAME = re.compile(r"[\w-]+\.(?:c|h|cc|cpp|hpp|py|pyi|js|ts|rs|go|java|rb|sh|txt|md|rst|"
@@ -523,9 +532,8 @@ _FILE_NAME = re.compile(r"[\w-]+\.(?:c|h|cc|cpp|hpp|py|pyi|js|ts|rs|go|java|rb|s
 
 
 def _identifiers(text: str) -> set[str]:
-    return {m.lower().strip("_") for m in _IDENTIFIER.findall(text)
-            if not m.replace(".", "").isdigit() and not re.fullmatch(r"(?:\w{1,2}\.)+\w{0,2}", m)
-            and not _FILE_NAME.fullmatch(m)}
+    names = {n for n in code_names(text) if not _FILE_NAME.fullmatch(n)}
+    return names | {m.lower() for m in _OPTION.findall(text)}
 
 
 def _numbers(text: str) -> set[str]:
@@ -557,17 +565,14 @@ def _tail_in(identifier: str, text: str) -> bool:
             is not None and re.search(rf"\w\.{re.escape(last)}\b", text) is None)
 
 
-_MONTHS = {stem(full): stem(full[:3]) for full in (
-    "january february march april june july august september october november december"
-).split()} | {stem("september"): stem("sept")}
+_MONTHS = {stem(full): {stem(a) for a in short} for full, short in MONTHS.items()}
 
 
 def named(key: str, present: set[str]) -> bool:
     """Whether a name is in ``present``, up to a demonym's ending: "Armenia" is named by
     "Armenians", "Armenian" by "Armenia" (see _same_term); a month by its abbreviation
     ("October" by "Oct")."""
-    if key in _MONTHS and (_MONTHS[key] in present or stem("sept") in present
-                           and key == stem("september")):
+    if _MONTHS.get(key, set()) & present:
         return True
     return key in present or any(_same_term(key, w) for w in present)
 

@@ -262,16 +262,13 @@ def reflow(text: str, markdown: bool = False) -> str:
     # is followed by a capital ("Copyright (c) 1998 A. Author" over "Copyright (c) 1996 ...")
     # is a line of its own.
     full = 0.8 * sorted(long_)[int(0.9 * (len(long_) - 1))]
+    code = _code_lines(lines) if markdown else [False] * len(lines)
     out = [lines[0]]
-    fence = markdown and bool(_MD_FENCE.match(lines[0]))
     for k in range(1, len(lines)):
         prev, line = out[-1], lines[k]
         after = lines[k + 1] if k + 1 < len(lines) else ""
-        if markdown and _MD_FENCE.match(line):
-            fence = not fence
-            out.append(line)
-            continue
-        soft = (not fence and len(lines[k - 1].strip()) >= _WRAP_MIN and line.strip()
+        soft = (not code[k] and not code[k - 1] and len(lines[k - 1].strip()) >= _WRAP_MIN
+                and line.strip()
                 and (not line.lstrip()[:1].isupper() or len(lines[k - 1].rstrip()) >= full)
                 and not _LIST_START.match(line) and not _UNDERLINE.fullmatch(line)
                 and not _UNDERLINE.fullmatch(after) and not _UNDERLINE.fullmatch(prev)
@@ -527,54 +524,48 @@ def _markdown_text(raw: str) -> tuple[str, str | None]:
         if t := re.search(r"^title:\s*[\"']?(.+?)[\"']?\s*$", m.group(1), re.MULTILINE):
             title = t.group(1)
         raw = raw.replace("\r\n", "\n")[m.end():]
-    lines, fence = [], None
-    for line in raw.split("\n"):
-        if f := _MD_FENCE.match(line):
-            fence = None if fence == f.group(1) else (fence or f.group(1))
-        elif fence is None:
+    lines = raw.split("\n")
+    out = []
+    for line, code in zip(lines, _code_lines(lines), strict=True):
+        if not code:
             if _MD_REF_DEFINITION.fullmatch(line):
                 continue
             line = _HTML_TAG.sub("", _MD_REF_LINK.sub(r"\1", _MD_LINK.sub(r"\1", line)))
-        lines.append(line)
-    return "\n".join(lines), title
+        out.append(line)
+    return "\n".join(out), title
 
 
 def _markdown_headings(text: str) -> tuple[tuple[int, int, str], ...]:
     """ATX headings ("## Setup") and underlined (setext) ones, outside fenced code blocks,
     with their offsets."""
-    atx = _atx_headings(text)
-    fenced = _fenced_spans(text)
-    setext = [h for h in _underlined_headings(text) if h[1] <= 2
-              and not any(lo <= h[0] < hi for lo, hi in fenced)]
-    return tuple(sorted({*atx, *setext}))
-
-
-def _fenced_spans(text: str) -> list[tuple[int, int]]:
-    spans, at, start = [], 0, None
-    for line in text.split("\n"):
-        if _MD_FENCE.match(line):
-            if start is None:
-                start = at
-            else:
-                spans.append((start, at + len(line)))
-                start = None
-        at += len(line) + 1
-    if start is not None:
-        spans.append((start, len(text)))
-    return spans
-
-
-def _atx_headings(text: str) -> tuple[tuple[int, int, str], ...]:
-    out, at, fence = [], 0, None
-    for line in text.split("\n"):
-        if m := _MD_FENCE.match(line):
-            fence = None if fence == m.group(1) else (fence or m.group(1))
-        elif fence is None and (m := _MD_HEADING.fullmatch(line)):
+    lines = text.split("\n")
+    code = _code_lines(lines)
+    starts = [0]
+    for line in lines[:-1]:
+        starts.append(starts[-1] + len(line) + 1)
+    out = []
+    for at, line, in_code in zip(starts, lines, code, strict=True):
+        if not in_code and (m := _MD_HEADING.fullmatch(line)):
             heading = re.sub(r"[ \t]+#+$", "", m.group(2).rstrip())  # a closing "##"
             if heading:
                 out.append((at + m.start(2), len(m.group(1)), heading))
-        at += len(line) + 1
-    return tuple(out)
+    # Setext: "Title" over "=====" (level 1) or "-----" (level 2).
+    line_of = {at: k for k, at in enumerate(starts)}
+    out += [h for h in _underlined_headings(text) if h[1] <= 2
+            and not code[line_of[text.rfind("\n", 0, h[0]) + 1]]]
+    return tuple(sorted(out))
+
+
+def _code_lines(lines: list[str]) -> list[bool]:
+    """Which Markdown lines are fenced code: the fences and what lies between them (a
+    block opened by ``` closes at ```, not at ~~~; one left open runs to the end)."""
+    out, fence = [], None
+    for line in lines:
+        m = _MD_FENCE.match(line)
+        out.append(fence is not None or m is not None)
+        if m:
+            fence = None if fence == m.group(1) else (fence or m.group(1))
+    return out
 
 
 def _first_line(text: str) -> str | None:

@@ -26,6 +26,13 @@ documents article answer text passage""".split())
 _WORD = re.compile(r"[\w][\w'’\-]*", re.UNICODE)
 
 
+# The months, each with the abbreviations a text may write it as ("Oct", "Sept").
+MONTHS: dict[str, tuple[str, ...]] = {m: (m[:3], "sept") if m == "september" else (m[:3],)
+                                      for m in ("january february march april may june july "
+                                                "august september october november december"
+                                                ).split()}
+
+
 def normalize(text: str) -> str:
     """Fold case, curly quotes, dashes and runs of (non-breaking) whitespace."""
     text = unicodedata.normalize("NFKC", text)
