@@ -251,8 +251,10 @@ def reflow(text: str, markdown: bool = False) -> str:
 
     A line break is soft when the line before is long (_WRAP_MIN) and the next line
     continues it: not blank, not a list item, a heading's underline or the heading above
-    one, not more indented (code), and, in Markdown, not a heading, table, quote, HTML or
-    fenced code. Text with long unwrapped lines (one paragraph a line) is returned as is.
+    one, not more indented (code), not indented by 4 unless it continues a list item (the
+    GPL's "    b) Convey ..." runs on for twelve lines), and, in Markdown, not a heading,
+    table, quote, HTML or fenced code. Text with long unwrapped lines (one paragraph a
+    line) is returned as is.
     """
     lines = text.split("\n")
     long_ = [len(line) for line in lines if len(line.strip()) >= _WRAP_MIN]
@@ -273,7 +275,7 @@ def reflow(text: str, markdown: bool = False) -> str:
                 and not _LIST_START.match(line) and not _UNDERLINE.fullmatch(line)
                 and not _UNDERLINE.fullmatch(after) and not _UNDERLINE.fullmatch(prev)
                 and _indent(line) < _indent(lines[k - 1]) + 4
-                and not (_indent(lines[k - 1]) >= 4 and not _LIST_START.match(lines[k - 1]))
+                and not (_indent(lines[k - 1]) >= 4 and not _LIST_START.match(prev))
                 and not (markdown and (_BLOCK_START.match(line)
                                        or _BLOCK_START.match(lines[k - 1]))))
         if soft:

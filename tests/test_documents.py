@@ -456,3 +456,22 @@ def test_a_section_number_opening_a_line_is_part_of_its_sentence():
     text = "  14. Revised Versions of this License.\n\nThe Foundation may publish. 5. Next."
     assert [text[a:b] for a, b in sentence_spans(text)] == [
         "14. Revised Versions of this License.", "The Foundation may publish.", "5.", "Next."]
+
+
+def test_an_indented_list_item_is_one_paragraph_however_many_lines_it_runs():
+    from rag.documents import reflow
+
+    body = ("This paragraph is wrapped at seventy-two columns like the rest of the\n"
+            "document, so its lines run on into the next one until it ends here.\n") * 3
+    item = ("    b) Convey the object code in, or embodied in, a physical product,\n"
+            "    accompanied by a written offer, valid for at least three years and\n"
+            "    valid for as long as you offer spare parts for that product.\n")
+    code = ("    png_structp png_ptr = png_create_read_struct(PNG_LIBPNG_VER_STRING,\n"
+            "    (png_voidp)user_error_ptr, user_error_fn, user_warning_fn);\n")
+    out = reflow(body + "\n" + item + "\n" + code)
+    # The GPL's "(b)" read as three sentences, so "valid for at least three years" lost
+    # what it was about.
+    assert ("    b) Convey the object code in, or embodied in, a physical product, accompanied "
+            "by a written offer, valid for at least three years and valid for as long as "
+            "you offer spare parts for that product.\n") in out
+    assert code in out  # an indented block that is no list item keeps its lines
