@@ -21,6 +21,8 @@ from .text import (
     code_names,
     content_terms,
     key_terms,
+    number_values,
+    spelled_numbers,
     stem,
     term_key,
     word_keys,
@@ -483,6 +485,11 @@ def assess(sentence: str, passages_text: str, question: str = "",
     evidence_words = word_keys(f"{evidence}\n{about}")
     if not all(named(term_key(term), evidence_words) for term in key_terms(sentence)):
         return Assessment(0.0, "name")
+    # A number in words is a fact as much as "3" is: "valid for at least three years" cited
+    # to a passage on the written offer that gives no term, whose other words the question
+    # supplied.
+    if not spelled_numbers(sentence) <= number_values(f"{evidence}\n{about}"):
+        return Assessment(0.0, "number")
     asked = {term_key(n) for n in key_terms(question)} if question else set()
     for name in speakers(sentence):
         if shows_speaking(name, passages_text):

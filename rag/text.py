@@ -33,6 +33,37 @@ MONTHS: dict[str, tuple[str, ...]] = {m: (m[:3], "sept") if m == "september" els
                                                 ).split()}
 
 
+# Numbers a text may spell out ("valid for at least three years"). Not "one", which is
+# more often a pronoun ("the one that", "one of them") than a count.
+_UNITS = ("two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+          "fifteen sixteen seventeen eighteen nineteen").split()
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+NUMBER_WORDS: dict[str, int] = {
+    **{w: n for n, w in enumerate(_UNITS, start=2)},
+    **{w: 10 * n for n, w in enumerate(_TENS, start=2)},
+    "hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9,
+}
+_ONES = {w: n for w, n in NUMBER_WORDS.items() if n < 10} | {"one": 1}
+
+
+def spelled_numbers(text: str) -> set[int]:
+    """The numbers ``text`` spells out in words: "three" is 3, "twenty-five" 25."""
+    out = set()
+    for w in words(text):
+        head, _, tail = w.partition("-")
+        if head in NUMBER_WORDS and (not tail or (NUMBER_WORDS[head] in range(20, 100, 10)
+                                                  and tail in _ONES)):
+            out.add(NUMBER_WORDS[head] + (_ONES[tail] if tail else 0))
+    return out
+
+
+def number_values(text: str) -> set[int]:
+    """Every whole number ``text`` writes, in digits ("3", "1,000") or in words."""
+    digits = {int(d.replace(",", "")) for d in re.findall(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d])"
+                                                            r"|(?<![\d.,])\d+(?![\d])", text)}
+    return digits | spelled_numbers(text)
+
+
 def normalize(text: str) -> str:
     """Fold case, curly quotes, dashes and runs of (non-breaking) whitespace."""
     text = unicodedata.normalize("NFKC", text)

@@ -426,3 +426,24 @@ def test_a_number_taken_from_the_question_must_be_in_the_passage():
     section = "18. Hosted services. Modified versions must be marked as changed."
     assert assess("Section 18 requires that modified versions be marked as changed.",
                   section, q).supported
+
+
+def test_a_number_in_words_must_be_in_the_passage_in_words_or_digits():
+    # The question supplies "written offer" and "valid"; only the passage can supply the term.
+    q = "For at least how long must the written offer for the Corresponding Source be valid?"
+    claim = "The written offer for the Corresponding Source must be valid for at least three years."
+    other = "c) Convey individual copies of the object code with a copy of the written offer."
+    verdict = assess(claim, other, q)
+    assert not verdict.supported and verdict.reason == "number"
+    assert assess(claim, "a written offer, valid for at least three years", q).supported
+    assert assess(claim, "a written offer, valid for at least 3 years", q).supported
+    assert not assess(claim, "a written offer, valid for at least four years", q).supported
+    # "one" is more often a pronoun than a count, and is not checked.
+    assert assess("It is one of the written offers.", "the written offers", q).supported
+
+
+def test_spelled_numbers():
+    from rag.text import number_values, spelled_numbers
+
+    assert spelled_numbers("three years, twenty-five days, one of them, Forty") == {3, 25, 40}
+    assert number_values("1,000 items and 3 years") == {1000, 3}
