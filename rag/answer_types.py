@@ -64,7 +64,10 @@ _YEAR = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)\b")
 _DATE = re.compile(rf"\b{_MONTH}\s+\d{{1,2}}\b|\b\d{{1,2}}\s+{_MONTH}\b", re.IGNORECASE)
 _VERSION = re.compile(r"(?<![\w.])\d+\.\d+(?:\.\d+)?(?![\w.]*\d)")
 _COUNT = re.compile(rf"\b(?:{_DIGITS}|{_NUMBER_WORD})\b", re.IGNORECASE)
-_TIME = re.compile(rf"\b(?:{_DIGITS})\b|\b(?:{_MONTH}|{_WEEKDAY}|today|yesterday|tomorrow|ago|"
+# A duration spelled out ("three years", "thirty days") is a time as much as "3 years" is.
+_UNIT = r"(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centur(?:y|ies))"
+_TIME = re.compile(rf"\b(?:{_DIGITS})\b|\b{_NUMBER_WORD}[\s-]+{_UNIT}\b|"
+                   rf"\b(?:{_MONTH}|{_WEEKDAY}|today|yesterday|tomorrow|ago|"
                    r"before|after|since|until|during|earlier|later|soon|recently|previously|now|currently|"
                    r"morning|evening|night|week|month|year|decade|century|version)\b",
                    re.IGNORECASE)

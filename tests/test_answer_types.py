@@ -48,6 +48,9 @@ def test_the_opening_of_a_question_sets_the_type(question, kind):
     # A digit inside a name is no time: "task1" in a code line.
     ("When was asyncio.TaskGroup added?", "task1 = tg.create_task(some_coro(...))", False),
     ("When was asyncio.TaskGroup added?", "New in version 3.11: asyncio.TaskGroup.", True),
+    # A duration in words is a time.
+    ("When must the written offer be valid?", "For at least three years.", True),
+    ("When must the written offer be valid?", "For as long as you offer spare parts.", False),
     ("Which newspaper interviewed Pashinyan?", "The Italian newspaper La Repubblica.", True),
     ("Which newspaper interviewed Pashinyan?", "A newspaper interviewed Pashinyan.", False),
 ])
