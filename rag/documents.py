@@ -240,6 +240,10 @@ _LIST_START = re.compile(r"\s*(?:[-*+•]|\d{1,3}[.)]|[a-z][.)])\s")
 _UNDERLINE = re.compile(r"\s*([=\-~^*])\1{2,}\s*")
 _UNDERLINE_LEVELS = {"=": 1, "-": 2, "~": 3, "^": 4, "*": 4}
 _BLOCK_START = re.compile(r"\s*(?:#|\||>|```|~~~|<)")
+# What prose seldom holds and code often does: an indented line with these is code even when
+# it runs to the wrap width.
+_CODE_LIKE = re.compile(r"[{}=<>\\\u2500-\u257f]|->|::|/\*|\*/|&\w|\w\((?!s\))|\S {3,}\S"
+                        r"|^\s*[$#%>]\s")
 
 
 def _indent(line: str) -> int:
@@ -251,9 +255,11 @@ def reflow(text: str, markdown: bool = False) -> str:
 
     A line break is soft when the line before is long (_WRAP_MIN) and the next line
     continues it: not blank, not a list item, a heading's underline or the heading above
-    one, not more indented (code), not indented by 4 unless it continues a list item (the
-    GPL's "    b) Convey ..." runs on for twelve lines), and, in Markdown, not a heading,
-    table, quote, HTML or fenced code. Text with long unwrapped lines (one paragraph a
+    one, not more indented (code), and, in Markdown, not a heading, table, quote, HTML or
+    fenced code. A line indented by 4 or more is code, unless it continues a list item (the
+    GPL's "    b) Convey ..." runs on for twelve lines) or runs to the wrap width with
+    nothing code-like in it or the next (a manual page, or the Debian Social Contract,
+    indents every paragraph by seven). Text with long unwrapped lines (one paragraph a
     line) is returned as is.
     """
     lines = text.split("\n")
@@ -275,7 +281,10 @@ def reflow(text: str, markdown: bool = False) -> str:
                 and not _LIST_START.match(line) and not _UNDERLINE.fullmatch(line)
                 and not _UNDERLINE.fullmatch(after) and not _UNDERLINE.fullmatch(prev)
                 and _indent(line) < _indent(lines[k - 1]) + 4
-                and not (_indent(lines[k - 1]) >= 4 and not _LIST_START.match(prev))
+                and not (_indent(lines[k - 1]) >= 4 and not _LIST_START.match(prev)
+                         and not (len(lines[k - 1].rstrip()) >= full
+                                  and not _CODE_LIKE.search(lines[k - 1])
+                                  and not _CODE_LIKE.search(line)))
                 and not (markdown and (_BLOCK_START.match(line)
                                        or _BLOCK_START.match(lines[k - 1]))))
         if soft:

@@ -475,3 +475,29 @@ def test_an_indented_list_item_is_one_paragraph_however_many_lines_it_runs():
             "by a written offer, valid for at least three years and valid for as long as "
             "you offer spare parts for that product.\n") in out
     assert code in out  # an indented block that is no list item keeps its lines
+
+
+def test_indented_prose_is_reflowed_and_indented_code_is_not():
+    from rag.documents import reflow
+
+    # The Debian Social Contract as shipped: every paragraph indented by seven spaces, as in
+    # a manual page or any text a browser dumped.
+    prose = ("    1. Debian will remain 100% free\n"
+             "       We provide the guidelines that we use to determine if a work is\n"
+             "       \"free\" in the document entitled \"The Debian Free Software\n"
+             "       Guidelines\". We promise that the Debian system and all its\n"
+             "       components will be free according to these guidelines. We will\n"
+             "       support people who create or use both free and non-free works.\n")
+    code = ("       png_get_cHRM(png_ptr, info_ptr, &white_x, &white_y, &red_x,\n"
+            "                    &red_y, &green_x, &green_y, &blue_x, &blue_y)\n"
+            "       PNG_ALPHA_PNG           0 /* according to the PNG standard */\n"
+            "       PNG_ALPHA_STANDARD      1 /* according to Porter/Duff */\n")
+    diagram = ("             │ (user request) │     │         triggers-pending         │\n"
+               "  postinst   │                │     │                or                │\n")
+    out = reflow(prose + "\n" + code + "\n" + diagram)
+    assert out.startswith("    1. Debian will remain 100% free\n"  # a title line stays a line
+                          "       We provide the guidelines that we use to determine if a work is "
+                          "\"free\" in the document entitled \"The Debian Free Software "
+                          "Guidelines\". We promise")
+    assert "use both free and non-free works.\n" in out
+    assert code in out and diagram in out
