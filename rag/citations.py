@@ -544,7 +544,10 @@ def _identifiers(text: str) -> set[str]:
 
 
 def _numbers(text: str) -> set[str]:
-    return {t for t in key_terms(text) if t[0].isdigit()}
+    """The numbers of ``text`` as key terms; one joined to a word stands also on its own
+    ("386-based" holds "386")."""
+    found = {t for t in key_terms(text) if t[0].isdigit()}
+    return found | {part for t in found if "-" in t for part in t.split("-") if part[:1].isdigit()}
 
 
 def question_options(question: str) -> set[str]:

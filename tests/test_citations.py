@@ -447,3 +447,14 @@ def test_spelled_numbers():
 
     assert spelled_numbers("three years, twenty-five days, one of them, Forty") == {3, 25, 40}
     assert number_values("1,000 items and 3 years") == {1000, 3}
+
+
+def test_a_number_joined_to_a_word_stands_on_its_own():
+    q = "Which early project member recalled compiling the kernel on a 20 MHz 386?"
+    passage = ("An early member of the project, Bill Mitchell, remembers the Linux kernel "
+               "\"... being between 0.99r8 and 0.99r15 when we got started. For a long time, I "
+               "could build the kernel in less than 30 minutes on a 20 MHz 386-based machine.")
+    claim = "The early project member who recalled compiling the kernel on a 20 MHz 386 was " \
+            "Bill Mitchell."
+    assert assess(claim, passage, q).supported
+    assert not assess(claim, passage.replace("386-based", "486-based"), q).supported
