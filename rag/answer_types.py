@@ -22,7 +22,10 @@ from .text import MONTHS, QUESTION_WORDS, STOPWORDS, normalize, words
 
 Kind = Literal["count", "year", "version", "time", "name", "exception"]
 
-_OPENING = r"^\s*(?:(?:and|but|so|then|also)\s+)?"
+# "And which ...", and a preposition the type's noun governs: "In which city ...", "For how
+# much money ...", "At which company ...".
+_OPENING = (r"^\s*(?:(?:and|but|so|then|also)\s+)?(?:(?:in|at|on|for|from|to|by|with|of|under|"
+            r"into|since|until|during)\s+)?")
 # A noun that names a named thing: "which newspaper", "what organisation".
 _NAMED_NOUNS = (r"newspaper|paper|magazine|journal|outlet|agency|organi[sz]ation|company|"
                 r"country|city|town|region|party|ministry|minister|president|leader|person|"
@@ -100,7 +103,8 @@ def values(kind: Kind, text: str, question: str = "") -> list[str]:
         dates = [m.span() for m in _DATE.finditer(text)]
         found = [m.group() for m in _COUNT.finditer(text)
                  if not _YEAR.fullmatch(m.group())
-                 and not any(lo <= m.start() < hi for lo, hi in dates)]
+                 and not any(lo <= m.start() < hi for lo, hi in dates)
+                 and not _enumerator(text, m)]
     elif kind == "year":
         found = _YEAR.findall(text)
     elif kind == "version":
@@ -113,9 +117,18 @@ def values(kind: Kind, text: str, question: str = "") -> list[str]:
         asked_words = set(words(question))
         found = [m.group() for m in _CAPITALISED.finditer(text) if m.group()[0].isupper()
                  and (w := (words(m.group()) or [""])[0]) and w not in asked_words
-                 and w not in STOPWORDS and w not in QUESTION_WORDS]
+                 and w not in STOPWORDS and w not in QUESTION_WORDS
+                 and not re.fullmatch(rf"{_MONTH}|{_WEEKDAY}", w)]
         return found
     return [v for v in found if not occurs(v, question)]
+
+
+def _enumerator(text: str, m: re.Match[str]) -> bool:
+    """Whether the number ``m`` opens a list item ("2. A member of the committee is ..."),
+    which counts nothing."""
+    line_start = text.rfind("\n", 0, m.start()) + 1
+    return (m.group().isdigit() and not text[line_start:m.start()].strip()
+            and re.match(r"[.)]\s", text[m.end():m.end() + 2]) is not None)
 
 
 def occurs(value: str, text: str) -> bool:

@@ -22,6 +22,11 @@ from rag.answer_types import Expected, expected, holds, values
     ("Is there a limit on how many digits int() will convert?", None),
     ("Which mode does open() use if I don't give one?", None),
     ("What did Peskov say?", None),
+    # A preposition before the asked noun: "In which city", "For how much money".
+    ("In which city was Ian Murdock born?", "name"),
+    ("At which company was the project leader working?", "name"),
+    ("For how much money did Corel sell its Linux division?", "count"),
+    ("In what way is it done?", None),
 ])
 def test_the_opening_of_a_question_sets_the_type(question, kind):
     found = expected(question)
@@ -87,3 +92,11 @@ def test_what_exception_asks_for_an_exception_name():
     # A name the question already holds is no answer; nor is a plain capitalised word.
     assert values("exception", "A ValueError is raised.", "Is a ValueError raised?") == []
     assert values("exception", "Raised when the field is frozen.", q) == []
+
+
+def test_a_list_items_number_counts_nothing_and_a_month_is_no_name():
+    q = "What is the maximum number of members of the Technical Committee?"
+    assert values("count", "2. A member of the Technical Committee is more senior.", q) == []
+    assert values("count", "  3) It has up to 8 members.", q) == ["8"]
+    assert values("name", "Ian Murdock died in December 2015, on a Monday, in Berlin.",
+                  "In which city was Ian Murdock born?") == ["Berlin."]
