@@ -240,6 +240,11 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
     qualifies."""
     terms = set(content_terms(f"{claim} {_without_exclusion(question)}"))
     names = _name_keys(question)
+    # The question's words that are not names: what it asks of them, which the sentence must
+    # speak of too; not for a yes/no question, which a sentence on its names may answer in
+    # other words ("Can I pass NULL to Py_INCREF?": "Py_INCREF() does not check for NULL").
+    substance = (set() if _yes_no(question, question)
+                 else set(content_terms(_without_exclusion(question))) - names)
     want = answer_types.expected(question)
     # An option is documented under its own name: a passage on another option ("--disable-nls"
     # for "What does --disable-cats do?") does not answer for it. (A code name's answer may
@@ -260,6 +265,8 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
                 continue
             if not _mentions_key_terms(question, q.sentence):
                 continue
+            if substance and not substance & set(content_terms(q.sentence)):
+                continue  # names alone ("Ian Murdock will be missed" for where he was born)
             share = _share(terms, q.sentence, names)
             if best is None or share > best[2]:
                 best = (n, q.quote, share)

@@ -449,3 +449,15 @@ def test_a_scope_phrase_of_the_question_need_not_be_in_the_quote():
 
     assert not _SCOPE.match("In which year did Armenia join the CSTO, and why?")
     assert _SCOPE.match("In Python 3.11, what does int() accept?")
+
+
+def test_a_quote_must_speak_of_what_the_question_asks_not_only_its_names():
+    # "Ian Murdock was born in [2]." points at nothing; a sentence naming him is no answer
+    # to where he was born.
+    q = "Where was Ian Murdock born?"
+    missed = _p("Ian Murdock will be missed. He started programming at nine years of age.", 0)
+    v = judge(q, q, (missed,), "Ian Murdock was born in [1].")
+    assert v.abstained
+    born = _p("Ian Murdock was born in Konstanz, West Germany, in 1973.", 0)
+    v = judge(q, q, (born,), "Ian Murdock was born in [1].")
+    assert not v.abstained and "Konstanz" in v.text
