@@ -504,8 +504,8 @@ def assess(sentence: str, passages_text: str, question: str = "",
         # "The --long option decompresses with a dictionary" cited to the -D option's
         # passage: the question's identifiers vouch for no claim; the passage must name them.
         return Assessment(0.0, "subject")
-    if question and (borrowed := _numbers(claim) & _numbers(question)) and not borrowed <= (
-            _numbers(passages_text) | _numbers(about)):
+    if question and (borrowed := numbers(claim) & numbers(question)) and not borrowed <= (
+            numbers(passages_text) | numbers(about)):
         # "Section 18 of the GPL requires ..." for a question on a section 18 that does not
         # exist, cited to the preamble: the question's numbers vouch for no claim either.
         return Assessment(0.0, "subject")
@@ -543,11 +543,14 @@ def _identifiers(text: str) -> set[str]:
     return names | {m.lower() for m in _OPTION.findall(text)}
 
 
-def _numbers(text: str) -> set[str]:
+def numbers(text: str) -> set[str]:
     """The numbers of ``text`` as key terms; one joined to a word stands also on its own
-    ("386-based" holds "386")."""
+    ("386-based" holds "386"), and an ordinal for its number ("5th" holds "5")."""
     found = {t for t in key_terms(text) if t[0].isdigit()}
-    return found | {part for t in found if "-" in t for part in t.split("-") if part[:1].isdigit()}
+    parts = {p for t in found if "-" in t for p in t.split("-") if p[:1].isdigit()}
+    ordinals = {m.group(1) for t in found | parts
+                if (m := re.fullmatch(r"(\d+)(?:st|nd|rd|th)", t))}
+    return found | parts | ordinals
 
 
 def question_options(question: str) -> set[str]:

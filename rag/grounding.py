@@ -155,9 +155,27 @@ def judge(question: str, asked: str, passages: Sequence[Passage], raw: str,
         warnings.append(f"the question asks for {want.description}; the answer gives none "
                         "from its passages")
         return _abstain(f"No passage gives {want.description} for it.", warnings)
+    if missing := _unheld_numbers(question, kept, passages):
+        # "Who chaired the Technical Committee when Debian 3.0 was released?" answered from
+        # the constitution, which knows no releases: the question's numbers say which case
+        # it asks about, and a passage without them speaks of another.
+        warnings.append(f"the question names {missing}; no passage the answer cites does")
+        return _abstain(f"No passage it cites mentions {missing}.", warnings)
     revision = _revision(written, kept) if mode == "generated" else "rewritten"
     return Verdict(text, mode, tuple(kept), citations.cite(kept, passages), tuple(warnings),
                    revision)
+
+
+def _unheld_numbers(question: str, kept: Sequence[CitedSentence],
+                    passages: Sequence[Passage]) -> str:
+    """The question's numbers that none of the passages the answer cites holds (with their
+    headings), joined for a message; "" when they all hold them."""
+    cited = {n for s in kept for n in s.cites}
+    if not cited:
+        return ""
+    held = citations.numbers("\n".join(f"{passages[n - 1].chunk.text}\n{passages[n - 1].about}"
+                                        for n in cited))
+    return ", ".join(sorted(citations.numbers(question) - held))
 
 
 def _bare_refusal(sentence: str) -> bool:

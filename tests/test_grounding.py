@@ -461,3 +461,21 @@ def test_a_quote_must_speak_of_what_the_question_asks_not_only_its_names():
     born = _p("Ian Murdock was born in Konstanz, West Germany, in 1973.", 0)
     v = judge(q, q, (born,), "Ian Murdock was born in [1].")
     assert not v.abstained and "Konstanz" in v.text
+
+
+def test_the_questions_numbers_must_be_in_a_passage_the_answer_cites():
+    q = "Who chaired the Technical Committee when Debian 3.0 was released?"
+    constitution = _p("The Technical Committee elects a Chair from its members. The Chair of "
+                      "the Technical Committee is elected by the Committee.", 0)
+    v = judge(q, q, (constitution,), "The Chair of the Technical Committee was elected by the "
+              "Committee [1].")
+    assert v.abstained and "3.0" in v.text
+    history = _p("Debian 3.0 (woody) was released in July 2002. Bdale Garbee chaired the "
+                 "Technical Committee then.", 0)
+    v = judge(q, q, (history,), "Bdale Garbee chaired the Technical Committee [1].")
+    assert not v.abstained
+    # A date's day may be written as an ordinal.
+    q = "What happened on September 5?"
+    v = judge(q, q, (_p("On September 5th, the ministry recalled its envoy.", 0),),
+              "The ministry recalled its envoy [1].")
+    assert not v.abstained
