@@ -154,7 +154,7 @@ def load(source: SourceFile, max_chars: int = 5_000_000) -> Document:
         text = reflow(text, markdown=kind == "markdown")
     headings = (_locate(text, html_headings) if kind == "html"
                 else _markdown_headings(text) if kind == "markdown"
-                else _underlined_headings(text) if kind == "text" else ())
+                else _text_headings(text) if kind == "text" else ())
     if not title and kind in ("text", "markdown"):
         title = next((h for _, level, h in headings if level == 1), None)
     if not title and kind == "markdown":
@@ -292,6 +292,30 @@ def reflow(text: str, markdown: bool = False) -> str:
         else:
             out.append(line)
     return "\n".join(out)
+
+
+# "4. The Developers by way of General Resolution", "  4.1. Powers", "  0. Definitions.":
+# a section number and a short title, on a line of its own between blank lines.
+_NUMBERED_HEADING = re.compile(r"( {0,3})(\d{1,2}(?:\.\d{1,2})*)\.?[ \t]+([A-Z][^\n]{0,78})")
+
+
+def _text_headings(text: str) -> tuple[tuple[int, int, str], ...]:
+    """A plain text's headings: underlined ones, and numbered section headings when the text
+    has two or more (one numbered line alone is more likely a list of one). A section "4"
+    is level 2 and "4.1" level 3, below an underlined title."""
+    numbered, at = [], 0
+    lines = text.split("\n")
+    for k, line in enumerate(lines):
+        m = _NUMBERED_HEADING.fullmatch(line.rstrip())
+        if (m and (k == 0 or not lines[k - 1].strip())
+                and (k + 1 == len(lines) or not lines[k + 1].strip())
+                and not m.group(3).rstrip().endswith((",", ";", ":"))
+                and len(m.group(3).split()) <= 12):
+            numbered.append((at + len(m.group(1)), 1 + m.group(2).count(".") + 1,
+                             line.strip()))
+        at += len(line) + 1
+    return tuple(sorted(_underlined_headings(text) + tuple(numbered if len(numbered) >= 2
+                                                           else ())))
 
 
 def _underlined_headings(text: str) -> tuple[tuple[int, int, str], ...]:

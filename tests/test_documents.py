@@ -501,3 +501,27 @@ def test_indented_prose_is_reflowed_and_indented_code_is_not():
                           "Guidelines\". We promise")
     assert "use both free and non-free works.\n" in out
     assert code in out and diagram in out
+
+
+def test_numbered_sections_of_a_plain_text_are_headings(tmp_path: Path):
+    txt = tmp_path / "constitution.txt"
+    txt.write_text(
+        "Constitution for the Project\n\n"
+        "5. Project Leader\n\n"
+        "  5.1. Powers\n\n"
+        "   The Project Leader may:\n"
+        "    1. Appoint Delegates.\n"
+        "    2. Lend authority to other Developers.\n\n"
+        "  5.2. Appointment\n\n"
+        "   The Project Leader serves for one year from their election.\n")
+    doc = load(SourceFile("constitution.txt", txt, "x"))
+    # List items ("1. Appoint Delegates.", between other lines) are no headings.
+    assert [(lvl, h) for _, lvl, h in doc.headings] == [
+        (2, "5. Project Leader"), (3, "5.1. Powers"), (3, "5.2. Appointment")]
+    [*_, last] = chunk_document(doc, size=60, overlap=0)
+    assert last.heading == "5. Project Leader › 5.2. Appointment"
+    assert "serves for one year" in last.text
+    # One numbered line alone is no section structure.
+    lone = tmp_path / "note.txt"
+    lone.write_text("Notes\n\n1. Introduction\n\nSome text that follows it here.\n")
+    assert load(SourceFile("note.txt", lone, "x")).headings == ()
