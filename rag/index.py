@@ -88,7 +88,7 @@ class Manifest:
                           chunk_overlap: int) -> str | None:
         """Why this index cannot be reused with these settings, or None if it can."""
         if self.format_version != FORMAT_VERSION:
-            return f"index format {self.format_version} is not {FORMAT_VERSION}"
+            return f"built in index format {self.format_version}, now {FORMAT_VERSION}"
         if self.embedding_model != embedding_model or self.dimension != dimension:
             return (f"built with embedding model {self.embedding_model} ({self.dimension} dims), "
                     f"now {embedding_model} ({dimension} dims)")

@@ -72,6 +72,21 @@ def test_settings_change_rebuilds(settings, embedder):
     assert "embedding model hash-embedder" in changes.rebuilt_because
 
 
+def test_an_index_of_an_older_format_is_rebuilt_saying_why(settings, embedder):
+    import json
+
+    update_index(settings, embedder)
+    generation = settings.index_dir / (settings.index_dir / CURRENT).read_text().strip()
+    manifest = generation / "manifest.json"
+    m = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**m, "format_version": FORMAT_VERSION - 1}))
+    index, changes = update_index(settings, embedder)
+    assert changes.rebuilt_because == (f"The index was built in index format "
+                                       f"{FORMAT_VERSION - 1}, now {FORMAT_VERSION}; "
+                                       "rebuilding it")
+    assert index.manifest.format_version == FORMAT_VERSION
+
+
 @pytest.mark.parametrize("damage", ["chunks", "manifest", "vectors", "pointer"])
 def test_damaged_index_is_detected_and_rebuilt(settings, embedder, damage):
     update_index(settings, embedder)
