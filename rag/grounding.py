@@ -148,6 +148,15 @@ def judge(question: str, asked: str, passages: Sequence[Passage], raw: str,
     for s in [s for s in kept if not s.cites and _bare_refusal(s.text)]:
         kept.remove(s)
         warnings.append("removed a refusal that followed a supported answer")
+    for s in [] if _yes_no(question, asked) else _opposites(question, kept):
+        # "Which license do the guidelines give as an example of a non-free license?"
+        # answered with the licenses "we consider free": every word is in the passage, and
+        # it answers the opposite question.
+        kept.remove(s)
+        warnings.append(f"removed a sentence about the opposite of what the question asks: "
+                        f"“{s.text[:80]}”")
+    if not any(s.cites for s in kept):
+        return _abstain(None, warnings)
     kept = kept + _other_statements(question, kept, passages, warnings)
     text = citations.render(kept)
     want = answer_types.expected(question)
@@ -176,6 +185,29 @@ def _unheld_numbers(question: str, kept: Sequence[CitedSentence],
     held = citations.numbers("\n".join(f"{passages[n - 1].chunk.text}\n{passages[n - 1].about}"
                                         for n in cited))
     return ", ".join(sorted(citations.numbers(question) - held))
+
+
+# "non-free", "non-Linux", "non-empty": a compound that negates its base word.
+_NEGATED = re.compile(r"\bnon-([a-z][\w-]*)", re.IGNORECASE)
+
+
+def _opposites(question: str, kept: Sequence[CitedSentence]) -> list[CitedSentence]:
+    """The cited sentences that speak of the base word of a negated compound the question
+    asks about ("free" for "non-free"), and never of the compound itself. (Not for a yes/no
+    question: "Does Debian ship non-free software?" may be answered "Debian will remain
+    100% free".)"""
+    bases = {m.group(1).lower() for m in _NEGATED.finditer(question)}
+    out = []
+    for s in kept:
+        if not s.cites:
+            continue
+        text = s.text.lower()
+        plain = {b for b in bases
+                 if re.search(rf"(?<![\w-]){re.escape(b)}\b", text)
+                 and not re.search(rf"\bnon-?{re.escape(b)}\b|\bnot\s+{re.escape(b)}\b", text)}
+        if plain:
+            out.append(s)
+    return out
 
 
 def _bare_refusal(sentence: str) -> bool:

@@ -479,3 +479,20 @@ def test_the_questions_numbers_must_be_in_a_passage_the_answer_cites():
     v = judge(q, q, (_p("On September 5th, the ministry recalled its envoy.", 0),),
               "The ministry recalled its envoy [1].")
     assert not v.abstained
+
+
+def test_an_answer_about_the_opposite_of_a_negated_term_is_removed():
+    dfsg = _p("The \"GPL\", \"BSD\", and \"Artistic\" licenses are examples of licenses that "
+              "we consider \"free\".", 0)
+    q = "Which license do the guidelines give as an example of a non-free license?"
+    v = judge(q, q, (dfsg,), "The guidelines give the GPL, BSD and Artistic licenses as "
+              "examples of licenses that they consider free [1].")
+    assert v.abstained and any("opposite" in w for w in v.warnings)
+    # Said of the negated term itself, or asked yes or no, it stands.
+    nonfree = _p("Works that are non-free, such as the XYZ license, go to non-free.", 0)
+    v = judge(q, q, (nonfree,), "The XYZ license is an example of a non-free license [1].")
+    assert not v.abstained
+    yn = "Does Debian ship non-free software?"
+    v = judge(yn, yn, (_p("We promise that the Debian system will remain 100% free.", 0),),
+              "No, the Debian system will remain 100% free [1].")
+    assert not v.abstained
