@@ -148,15 +148,16 @@ def judge(question: str, asked: str, passages: Sequence[Passage], raw: str,
     for s in [s for s in kept if not s.cites and _bare_refusal(s.text)]:
         kept.remove(s)
         warnings.append("removed a refusal that followed a supported answer")
-    for s in [] if _yes_no(question, asked) else _opposites(question, kept):
+    if opposite := [] if _yes_no(question, asked) else _opposites(question, kept):
         # "Which license do the guidelines give as an example of a non-free license?"
         # answered with the licenses "we consider free": every word is in the passage, and
         # it answers the opposite question.
-        kept.remove(s)
-        warnings.append(f"removed a sentence about the opposite of what the question asks: "
-                        f"“{s.text[:80]}”")
-    if not any(s.cites for s in kept):
-        return _abstain(None, warnings)
+        for s in opposite:
+            kept.remove(s)
+            warnings.append("removed a sentence about the opposite of what the question "
+                            f"asks: “{s.text[:80]}”")
+        if not any(s.cites for s in kept):
+            return _abstain(None, warnings)
     kept = kept + _other_statements(question, kept, passages, warnings)
     text = citations.render(kept)
     want = answer_types.expected(question)

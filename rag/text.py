@@ -41,19 +41,28 @@ _TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
 NUMBER_WORDS: dict[str, int] = {
     **{w: n for n, w in enumerate(_UNITS, start=2)},
     **{w: 10 * n for n, w in enumerate(_TENS, start=2)},
-    "hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9,
 }
 _ONES = {w: n for w, n in NUMBER_WORDS.items() if n < 10} | {"one": 1}
 
 
+_MULTIPLIERS = {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9}
+
+
 def spelled_numbers(text: str) -> set[int]:
-    """The numbers ``text`` spells out in words: "three" is 3, "twenty-five" 25."""
+    """The numbers ``text`` spells out in words: "three" is 3, "twenty-five" 25, "two
+    hundred" 200. A multiplier alone ("hundreds of", "1.5 million") is left out: it counts
+    nothing on its own."""
     out = set()
-    for w in words(text):
+    tokens = words(text)
+    for k, w in enumerate(tokens):
         head, _, tail = w.partition("-")
-        if head in NUMBER_WORDS and (not tail or (NUMBER_WORDS[head] in range(20, 100, 10)
-                                                  and tail in _ONES)):
-            out.add(NUMBER_WORDS[head] + (_ONES[tail] if tail else 0))
+        if head in _MULTIPLIERS or head not in NUMBER_WORDS:
+            continue
+        if tail and not (NUMBER_WORDS[head] in range(20, 100, 10) and tail in _ONES):
+            continue
+        value = NUMBER_WORDS[head] + (_ONES[tail] if tail else 0)
+        after = tokens[k + 1] if k + 1 < len(tokens) else ""
+        out.add(value * _MULTIPLIERS.get(after, 1))
     return out
 
 

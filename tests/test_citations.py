@@ -446,6 +446,7 @@ def test_spelled_numbers():
     from rag.text import number_values, spelled_numbers
 
     assert spelled_numbers("three years, twenty-five days, one of them, Forty") == {3, 25, 40}
+    assert spelled_numbers("two hundred people, hundreds of them, 1.5 million") == {200}
     assert number_values("1,000 items and 3 years") == {1000, 3}
 
 
