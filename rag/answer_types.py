@@ -18,7 +18,15 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from .text import MONTHS, QUESTION_WORDS, STOPWORDS, normalize, words
+from .text import (
+    MONTHS,
+    MULTIPLIERS,
+    NUMBER_WORDS,
+    QUESTION_WORDS,
+    STOPWORDS,
+    normalize,
+    words,
+)
 
 Kind = Literal["count", "year", "version", "time", "name", "exception"]
 
@@ -58,10 +66,11 @@ _MONTHS = sorted({w for full, short in MONTHS.items() for w in (full, *short)},
                  key=lambda w: (-len(w), w))
 _MONTH = r"(?:" + "|".join(_MONTHS) + r")\.?"
 _WEEKDAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
-_NUMBER_WORD = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
-                r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|"
-                r"fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|once|"
-                r"twice|dozens?|half|none|no|zero|several|a few)")
+# The number words of text.NUMBER_WORDS and MULTIPLIERS, "one", and words that count without
+# a number.
+_NUMBER_WORD = "(?:" + "|".join(sorted(
+    [*NUMBER_WORDS, *MULTIPLIERS, "one", "once", "twice", "dozens?", "half", "none", "no",
+     "zero", "several", "a few"], key=lambda w: (-len(w), w))) + ")"
 _DIGITS = r"\d[\d,.]*\d|\d"
 _YEAR = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)\b")
 _DATE = re.compile(rf"\b{_MONTH}\s+\d{{1,2}}\b|\b\d{{1,2}}\s+{_MONTH}\b", re.IGNORECASE)

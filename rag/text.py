@@ -45,7 +45,7 @@ NUMBER_WORDS: dict[str, int] = {
 _ONES = {w: n for w, n in NUMBER_WORDS.items() if n < 10} | {"one": 1}
 
 
-_MULTIPLIERS = {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9}
+MULTIPLIERS = {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9}
 
 
 def spelled_numbers(text: str) -> set[int]:
@@ -56,13 +56,13 @@ def spelled_numbers(text: str) -> set[int]:
     tokens = words(text)
     for k, w in enumerate(tokens):
         head, _, tail = w.partition("-")
-        if head in _MULTIPLIERS or head not in NUMBER_WORDS:
+        if head not in NUMBER_WORDS:  # a multiplier alone counts nothing
             continue
         if tail and not (NUMBER_WORDS[head] in range(20, 100, 10) and tail in _ONES):
             continue
         value = NUMBER_WORDS[head] + (_ONES[tail] if tail else 0)
         after = tokens[k + 1] if k + 1 < len(tokens) else ""
-        out.add(value * _MULTIPLIERS.get(after, 1))
+        out.add(value * MULTIPLIERS.get(after, 1))
     return out
 
 
