@@ -7,7 +7,8 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -130,9 +131,9 @@ def load(source: SourceFile, max_chars: int = 5_000_000) -> Document:
     """Parse one file into a Document. Raises ValueError with a reason if it has no text,
     or more than ``max_chars`` characters of it (checked as it is extracted)."""
     kind = SUPPORTED_SUFFIXES[source.path.suffix.lower()]
-    html_headings: list[tuple[int, str]] = []
+    html_headings: list[tuple[int, str]] = []  # (level, heading), of HTML and PDF outlines
     if kind == "pdf":
-        text, title = _pdf_text(source.path, max_chars)
+        text, title, html_headings = _pdf_text(source.path, max_chars)
     else:
         # UTF-8 takes at most 4 bytes a character, HTML markup more: a cheap first bound.
         if source.path.stat().st_size > 4 * max_chars * (8 if kind == "html" else 1):
@@ -153,6 +154,7 @@ def load(source: SourceFile, max_chars: int = 5_000_000) -> Document:
     if kind in ("text", "markdown"):
         text = reflow(text, markdown=kind == "markdown")
     headings = (_locate(text, html_headings) if kind == "html"
+                else _pdf_headings(text, html_headings) if kind == "pdf"
                 else _markdown_headings(text) if kind == "markdown"
                 else _text_headings(text) if kind == "text" else ())
     if not title and kind in ("text", "markdown"):
@@ -499,7 +501,9 @@ def _html_text(raw: str) -> tuple[str, str | None, list[tuple[int, str]]]:
     return "\n\n".join(out.paragraphs), title or None, out.headings
 
 
-def _pdf_text(path: Path, max_chars: int) -> tuple[str, str | None]:
+def _pdf_text(path: Path, max_chars: int) -> tuple[str, str | None, list[tuple[int, str]]]:
+    """A PDF's text as a reader sees it (see pdf_paragraphs), its title, and the headings
+    its outline (bookmarks) names, as (level, title) in reading order."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError, PyPdfError
 
@@ -519,10 +523,141 @@ def _pdf_text(path: Path, max_chars: int) -> tuple[str, str | None]:
     except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, RecursionError) as e:
         # PyPdfError covers LimitReachedError: pypdf's guard against decompression bombs.
         raise ValueError(f"unreadable PDF ({type(e).__name__}: {str(e)[:200]})") from e
-    text = "\n\n".join(p.strip() for p in pages if p.strip())
+    outline = _pdf_outline(reader)
+    text = pdf_paragraphs(pages, [t for _, t in outline])
     if not text:
         raise ValueError("PDF has no text layer (scanned image?)")
-    return text, str(title) if title else None
+    return text, str(title) if title else None, outline
+
+
+def _pdf_outline(reader) -> list[tuple[int, str]]:
+    """The outline's titles with their depth (1 for the top level), in reading order; none
+    when the PDF has no outline or pypdf cannot read it (headings are then simply absent)."""
+    out: list[tuple[int, str]] = []
+
+    def walk(items, level: int) -> None:
+        for item in items:
+            if isinstance(item, list):
+                walk(item, level + 1)
+            elif (t := " ".join(str(getattr(item, "title", "") or "").split())):
+                out.append((level, t))
+
+    try:
+        walk(reader.outline, 1)
+    except Exception as e:  # noqa: BLE001 - a broken outline costs the headings, not the file
+        log.debug("PDF outline unreadable: %s", e)
+        return []
+    return out
+
+
+# --- a PDF's text as a reader sees it -----------------------------------------------------
+# pypdf gives a PDF's lines as they are set on the page: every line of a paragraph ends in a
+# line break, some words are split by a hyphen at the end of a line, and each page repeats
+# its running header or footer ("A Brief History of Debian 3 / 21"). The chunker and the
+# context cut end a sentence at every line break, so those are undone here.
+_PDF_FULL = 0.8  # a line at least this share of the text's width was wrapped
+_PDF_LEADERS = re.compile(r".*\S\s*(?:\.\s*){4,}\s*(?:\d+|[ivxlc]+)", re.IGNORECASE)
+_PDF_ITEM = re.compile(r"\s*(?:[•◦▪‣∙·*–-]|\(?\d{1,3}[.)]|\(?[a-z][.)]|\([ivx]+\))\s")
+_PDF_HYPHENATED = re.compile(r"(\w+)-$")
+_PAGE_NUMBER = re.compile(r"\b(?:page\s+)?(?:\d+|[ivxlc]+)(?:\s*(?:/|of)\s*\d+)?\b")
+
+
+def _page_mark(line: str) -> str:
+    """A line as it looks on every page: its page number ("3 / 21", "Page 3 of 21", "iv")
+    left out."""
+    mark = _PAGE_NUMBER.sub(" ", line.lower())
+    return " ".join(mark.strip(" -–|·").split())
+
+
+def _running_lines(pages: list[list[str]]) -> set[str]:
+    """The marks of running headers and footers: lines among a page's first or last two that
+    recur, page numbers aside, on at least three pages and a fifth of them; a page number
+    alone is one too."""
+    seen: dict[str, int] = {}
+    for lines in pages:
+        edges = [ln for ln in lines if ln.strip()]
+        for mark in {_page_mark(ln) for ln in edges[:2] + edges[-2:]}:
+            seen[mark] = seen.get(mark, 0) + 1
+    need = max(3, -(-len(pages) // 5))
+    return {m for m, n in seen.items() if n >= need} | {""}
+
+
+def pdf_paragraphs(pages: Sequence[str], titles: Sequence[str] = ()) -> str:
+    """The text of a PDF's pages (as pypdf extracts them) with each paragraph on one line.
+
+    Running headers and footers, page numbers and contents lines with dot leaders
+    ("4.1 The 0.x Releases . . . . 6") are dropped. A line break is soft, and becomes a
+    space, when the line before runs to (nearly) the width of the text and the next line
+    is not a list item or a heading: a paragraph's last line ends short of the width, as do
+    headings, code and table rows; a heading the outline names (``titles``, with or without
+    its number: "4.1 The 0.x Releases") or a short line without a final stop after a
+    sentence's end stands alone even after a full line. A word split by a hyphen at a soft
+    break is joined again ("develop-" "ment") unless the document never uses it unsplit and
+    its second part is a word of its own elsewhere ("well-" "known"). Pages continue each
+    other's paragraphs."""
+    split = [p.replace("\r\n", "\n").replace("\r", "\n").split("\n") for p in pages]
+    running = _running_lines(split)
+    lines: list[str] = []
+    for page in split:
+        kept = [ln.rstrip() for ln in page if ln.strip()]
+        edge = {*range(min(2, len(kept))), *range(max(0, len(kept) - 2), len(kept))}
+        lines.extend(ln for k, ln in enumerate(kept)
+                     if not (k in edge and _page_mark(ln) in running)
+                     and not _PDF_LEADERS.fullmatch(ln))
+    if not lines:
+        return ""
+    widths = sorted(len(ln.strip()) for ln in lines if len(ln.strip()) >= _WRAP_MIN)
+    if not widths:
+        return "\n".join(ln.strip() for ln in lines)
+    full = _PDF_FULL * widths[int(0.9 * (len(widths) - 1))]
+    titled = {" ".join(t.split()) for t in titles}
+    vocabulary = Counter(w.lower() for w in re.findall(r"\w+", "\n".join(lines)))
+    out = [lines[0].strip()]
+    for k in range(1, len(lines)):
+        prev, line = lines[k - 1].strip(), lines[k].strip()
+        if (len(prev) < full or _PDF_ITEM.match(line) or _pdf_heading(line, titled)
+                or _pdf_heading(prev, titled)
+                or (prev[-1] in ".!?:" and len(line) < full and line[-1] not in ".,;:!?")):
+            out.append(line)
+            continue
+        head = _PDF_HYPHENATED.search(out[-1])
+        if head and line[:1].islower():
+            tail = re.match(r"\w+", line)
+            tail_word = tail.group(0).lower() if tail else ""
+            if (vocabulary[f"{head.group(1)}{tail_word}".lower()]
+                    or vocabulary[tail_word] < 2):
+                out[-1] = out[-1][:-1] + line  # "develop-" "ment", "doc-" "umented"
+            else:
+                out[-1] += line  # "New York-" "based": both parts are words of their own
+        elif out[-1].endswith(("_", "/")) and line[:1].isalnum():
+            out[-1] += line  # a name or path broken after "_" or "/": "ASN1_MAX_" "NAME_SIZE"
+        else:
+            out[-1] = f"{out[-1]} {line}"
+    return "\n".join(out)
+
+
+# A heading as a PDF sets it: its outline title, after its number ("4.1", "A.2.", "IV").
+_PDF_NUMBER = re.compile(r"(?:[0-9]{1,3}|[A-Z]|[IVX]{1,4})(?:\.[0-9]{1,3})*\.?[ \t]+")
+
+
+def _pdf_heading(line: str, titles: set[str]) -> bool:
+    line = " ".join(line.split())
+    return bool(titles) and (line in titles or _PDF_NUMBER.sub("", line, count=1) in titles)
+
+
+def _pdf_headings(text: str,
+                  outline: Sequence[tuple[int, str]]) -> tuple[tuple[int, int, str], ...]:
+    """Offsets of the outline's headings in the text: each title (after its number, if the
+    page gives one) found as a line of its own, searching forward in reading order; a title
+    the text does not show so (set over two lines, or worded otherwise) is left out."""
+    out, pos = [], 0
+    for level, title in outline:
+        found = re.compile(rf"^(?:{_PDF_NUMBER.pattern})?{re.escape(title)}[ \t]*$",
+                           re.MULTILINE).search(text, pos)
+        if found:
+            out.append((found.start(), level, " ".join(found.group(0).split())))
+            pos = found.end()
+    return tuple(out)
 
 
 def _locate(text: str, headings: list[tuple[int, str]]) -> tuple[tuple[int, int, str], ...]:

@@ -525,3 +525,114 @@ def test_numbered_sections_of_a_plain_text_are_headings(tmp_path: Path):
     lone = tmp_path / "note.txt"
     lone.write_text("Notes\n\n1. Introduction\n\nSome text that follows it here.\n")
     assert load(SourceFile("note.txt", lone, "x")).headings == ()
+
+
+# --- PDFs read as paragraphs ----------------------------------------------------------------
+
+_WIDE = ("The project had grown to several dozen people at this point, and each package was now "
+         "maintained by")
+
+
+def _pdf(path: Path, pages: list[list[str]], outline=(), title=None) -> Path:
+    """A PDF whose pages hold ``pages``' lines, one text line each, with outline items
+    (level, title, page index) and a metadata title."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    writer = PdfWriter()
+    font = writer._add_object(DictionaryObject({
+        NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
+        NameObject("/BaseFont"): NameObject("/Helvetica")}))
+    for lines in pages:
+        page = writer.add_blank_page(width=612, height=792)
+        page[NameObject("/Resources")] = DictionaryObject(
+            {NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})})
+        shown = " ".join("(" + ln.replace("(", r"\(").replace(")", r"\)") + ") Tj T*"
+                         for ln in lines)
+        stream = DecodedStreamObject()
+        stream.set_data(f"BT /F1 9 Tf 11 TL 40 750 Td {shown} ET".encode("latin-1"))
+        page[NameObject("/Contents")] = writer._add_object(stream)
+    parents: dict = {}
+    for level, text, at in outline:
+        parents[level] = writer.add_outline_item(title=text, page_number=at,
+                                                 parent=parents.get(level - 1))
+    if title:
+        writer.add_metadata({"/Title": title})
+    with path.open("wb") as f:
+        writer.write(f)
+    return path
+
+
+def test_pdf_lines_become_paragraphs_without_running_headers(tmp_path: Path):
+    """A PDF's wrapped lines are one paragraph, so a sentence is not cut at a line end; its
+    running header and page numbers are not text; its outline gives headings."""
+    root = tmp_path / "docs"
+    root.mkdir()
+    pages = [
+        ["A Brief History ii", "Contents", "1 In the Beginning . . . . . . . . . . . 1",
+         "2 Releases . . . . . . . . . . . . . . . . 2"],
+        ["A Brief History 1 / 3", "Chapter 1", "In the Beginning",
+         "Debian was begun in August 1993 by Ian Murdock, then an undergraduate at Purdue, and the",
+         "first releases followed. The project had grown to several dozen people, each package "
+         "maintained by",
+         "volunteers who took part in its development.",
+         "Its first packages were:", "- a shell and a compiler", "- an editor", _WIDE],
+        ["A Brief History 2 / 3",
+         "volunteers in many countries, whose work on it was, from the start and in every "
+         "release, well-",
+         "known for its care and for the packages that they maintained, and which they had all "
+         "built.",
+         "Chapter 2", "Releases", "Debian 1.1 was released in 1996."],
+        ["A Brief History 3 / 3",
+         "Debian 1.2 followed later that year with another of its versions beside it, still in "
+         "develop-",
+         "ment, and the changes in each of them were in the end, in the main, quite carefully doc-",
+         "umented, in the manner that was known then to all of its developers and all of its "
+         "users.",
+         "1"],
+    ]
+    path = _pdf(root / "history.pdf", pages, title="A Brief History of Debian",
+                outline=[(1, "In the Beginning", 1), (1, "Releases", 2)])
+    doc = _load(path, root)
+    lines = doc.text.split("\n")
+    assert doc.title == "A Brief History of Debian"
+    assert not any("A Brief History" in line for line in lines)  # header on 4 pages: gone
+    assert not any(". . ." in line for line in lines)  # contents with dot leaders
+    assert ("Debian was begun in August 1993 by Ian Murdock, then an undergraduate at Purdue, "
+            "and the first releases followed.") in doc.text
+    assert "each package maintained by volunteers who took part in its development." in lines[3]
+    assert "- a shell and a compiler" in lines and "- an editor" in lines  # list items
+    # A paragraph runs on over a page break; "well-" "known" keeps its hyphen ("known" is a
+    # word of its own), "develop-" "ment" is "development" (the document has it unsplit) and
+    # "doc-" "umented" is "documented" ("umented" is no word).
+    assert f"{_WIDE} volunteers in many countries" in doc.text
+    assert "in every release, well-known for its care" in doc.text
+    assert "still in development, and the changes" in doc.text
+    assert "quite carefully documented, in the manner" in doc.text
+    # The page number "1" alone on the last line is gone.
+    assert lines[-1].endswith("all of its developers and all of its users.")
+    headings = [(doc.text[at:].split("\n", 1)[0], level, h) for at, level, h in doc.headings]
+    assert headings == [("In the Beginning", 1, "In the Beginning"),
+                        ("Releases", 1, "Releases")]
+    chunks = chunk_document(doc, 150, 30)
+    # A heading starts a chunk, and the chunks after it carry it in their heading path.
+    assert [c.heading for c in chunks if c.text.startswith("Releases\nDebian 1.1")] == [""]
+    assert chunks[-1].heading == "Releases" and "its users." in chunks[-1].text
+
+
+def test_pdf_short_lines_keep_their_breaks(tmp_path: Path):
+    """Code, a table or a list of short lines is not run together; a numbered heading after a
+    full line stands alone; a name broken after "_" is joined without a space."""
+    root = tmp_path / "docs"
+    root.mkdir()
+    page = [_WIDE + " the maintainers of the", "library, who wrote this manual for it.",
+            "Version ::= INTEGER", "Name ::= OCTET STRING", _WIDE + " a limit of ASN1_MAX_",
+            "NAME_SIZE characters for every name in the file that it reads at start up time.",
+            "2.4 Library Notes", "The main type is asn1_node."]
+    path = _pdf(root / "manual.pdf", [page], outline=[(1, "Library Notes", 0)])
+    lines = _load(path, root).text.split("\n")
+    assert lines[0] == f"{_WIDE} the maintainers of the library, who wrote this manual for it."
+    assert lines[1:3] == ["Version ::= INTEGER", "Name ::= OCTET STRING"]
+    assert lines[3].endswith("a limit of ASN1_MAX_NAME_SIZE characters for every name in the "
+                             "file that it reads at start up time.")
+    assert lines[4:] == ["2.4 Library Notes", "The main type is asn1_node."]
