@@ -559,6 +559,11 @@ _PDF_FULL = 0.8  # a line at least this share of the text's width was wrapped
 _PDF_LEADERS = re.compile(r".*\S\s*(?:\.\s*){4,}\s*(?:\d+|[ivxlc]+)", re.IGNORECASE)
 _PDF_ITEM = re.compile(r"\s*(?:[•◦▪‣∙·*–-]|\(?\d{1,3}[.)]|\(?[a-z][.)]|\([ivx]+\))\s")
 _PDF_HYPHENATED = re.compile(r"(\w+)-$")
+# A closing quote set where a quotation opens (after a space, before a word: LaTeX output
+# often has ”... being between” for “... being between”) is the opening one, so that the
+# quotation reads as open until it closes.
+_OPENING = re.compile(r"(^|[\s(\[])([”’])(?=\w|\.\.\.|…)", re.MULTILINE)
+_OPENS = {"”": "“", "’": "‘"}
 _PAGE_NUMBER = re.compile(r"\b(?:page\s+)?(?:\d+|[ivxlc]+)(?:\s*(?:/|of)\s*\d+)?\b")
 
 
@@ -610,7 +615,7 @@ def pdf_paragraphs(pages: Sequence[str], titles: Sequence[str] = ()) -> str:
     if not widths:
         return "\n".join(ln.strip() for ln in lines)
     full = _PDF_FULL * widths[int(0.9 * (len(widths) - 1))]
-    titled = {" ".join(t.split()) for t in titles}
+    titled = {" ".join(t.split()).translate(_FOLD) for t in titles}
     vocabulary = Counter(w.lower() for w in re.findall(r"\w+", "\n".join(lines)))
     out = [lines[0].strip()]
     for k in range(1, len(lines)):
@@ -633,15 +638,20 @@ def pdf_paragraphs(pages: Sequence[str], titles: Sequence[str] = ()) -> str:
             out[-1] += line  # a name or path broken after "_" or "/": "ASN1_MAX_" "NAME_SIZE"
         else:
             out[-1] = f"{out[-1]} {line}"
-    return "\n".join(out)
+    return _OPENING.sub(lambda m: m.group(1) + _OPENS[m.group(2)], "\n".join(out))
 
 
 # A heading as a PDF sets it: its outline title, after its number ("4.1", "A.2.", "IV").
 _PDF_NUMBER = re.compile(r"(?:[0-9]{1,3}|[A-Z]|[IVX]{1,4})(?:\.[0-9]{1,3})*\.?[ \t]+")
 
 
+# An outline title may spell its quotes and dashes otherwise than the page ("What's Next?"
+# over "What’s Next?"): they are compared folded, character for character.
+_FOLD = str.maketrans({"‘": "'", "’": "'", "`": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
+
+
 def _pdf_heading(line: str, titles: set[str]) -> bool:
-    line = " ".join(line.split())
+    line = " ".join(line.split()).translate(_FOLD)
     return bool(titles) and (line in titles or _PDF_NUMBER.sub("", line, count=1) in titles)
 
 
@@ -651,11 +661,12 @@ def _pdf_headings(text: str,
     page gives one) found as a line of its own, searching forward in reading order; a title
     the text does not show so (set over two lines, or worded otherwise) is left out."""
     out, pos = [], 0
+    folded = text.translate(_FOLD)
     for level, title in outline:
-        found = re.compile(rf"^(?:{_PDF_NUMBER.pattern})?{re.escape(title)}[ \t]*$",
-                           re.MULTILINE).search(text, pos)
+        found = re.compile(rf"^(?:{_PDF_NUMBER.pattern})?{re.escape(title.translate(_FOLD))}"
+                           r"[ \t]*$", re.MULTILINE).search(folded, pos)
         if found:
-            out.append((found.start(), level, " ".join(found.group(0).split())))
+            out.append((found.start(), level, " ".join(text[found.start():found.end()].split())))
             pos = found.end()
     return tuple(out)
 

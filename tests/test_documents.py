@@ -542,7 +542,8 @@ def _pdf(path: Path, pages: list[list[str]], outline=(), title=None) -> Path:
     writer = PdfWriter()
     font = writer._add_object(DictionaryObject({
         NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
-        NameObject("/BaseFont"): NameObject("/Helvetica")}))
+        NameObject("/BaseFont"): NameObject("/Helvetica"),
+        NameObject("/Encoding"): NameObject("/WinAnsiEncoding")}))
     for lines in pages:
         page = writer.add_blank_page(width=612, height=792)
         page[NameObject("/Resources")] = DictionaryObject(
@@ -550,7 +551,7 @@ def _pdf(path: Path, pages: list[list[str]], outline=(), title=None) -> Path:
         shown = " ".join("(" + ln.replace("(", r"\(").replace(")", r"\)") + ") Tj T*"
                          for ln in lines)
         stream = DecodedStreamObject()
-        stream.set_data(f"BT /F1 9 Tf 11 TL 40 750 Td {shown} ET".encode("latin-1"))
+        stream.set_data(f"BT /F1 9 Tf 11 TL 40 750 Td {shown} ET".encode("cp1252"))
         page[NameObject("/Contents")] = writer._add_object(stream)
     parents: dict = {}
     for level, text, at in outline:
@@ -636,3 +637,25 @@ def test_pdf_short_lines_keep_their_breaks(tmp_path: Path):
     assert lines[3].endswith("a limit of ASN1_MAX_NAME_SIZE characters for every name in the "
                              "file that it reads at start up time.")
     assert lines[4:] == ["2.4 Library Notes", "The main type is asn1_node."]
+
+
+def test_pdf_outline_titles_match_their_lines_with_other_quotes(tmp_path: Path):
+    """An outline title spelled with a straight apostrophe finds its heading set with a curly
+    one; a closing quote set where a quotation opens is read as the opening one."""
+    from rag.documents import pdf_paragraphs
+
+    root = tmp_path / "docs"
+    root.mkdir()
+    page = ["4.13 Important Events", "Ian Murdock died in December 2015.", "4.14 What’s Next?",
+            "Sid is always ’Still In Development’. Bill Mitchell remembers",
+            "”... being between 0.99r8 and 0.99r15 when we got started.”"]
+    path = _pdf(root / "h.pdf", [page],
+                outline=[(2, "Important Events", 0), (2, "What's Next?", 0)])
+    doc = _load(path, root)
+    assert [h for _, _, h in doc.headings] == ["4.13 Important Events", "4.14 What’s Next?"]
+    assert doc.text[doc.headings[1][0]:].startswith("4.14 What’s Next?\nSid is")
+    assert "always ‘Still In Development’." in doc.text
+    assert "“... being between 0.99r8 and 0.99r15 when we got started.”" in doc.text
+    # An apostrophe inside or closing a word stays as it is.
+    assert pdf_paragraphs(["the developers’ packages and Debian’s archive"]) == (
+        "the developers’ packages and Debian’s archive")
