@@ -66,6 +66,25 @@ def speakers(sentence: str) -> set[str]:
             and not any(c.isdigit() for c in n)}
 
 
+def _document_named(name: str, about: str) -> bool:
+    """Whether ``name`` is what a passage's title or heading calls the document itself: a
+    word of the capitalised words that open it ("According to the Constitution" for
+    "Constitution for the Debian Project (v1.9)", "... the GNU General Public License" for
+    "GNU GENERAL PUBLIC LICENSE"). A document speaks through its text; a name further into a
+    title ("7 facts about Armenia-Russia relations") is what the document is about."""
+    key = term_key(name)
+    for line in about.split("\n"):
+        words = re.findall(r"[\w’'-]+|\S", line.strip())
+        if words and words[0].lower() in ("the", "a", "an"):
+            words = words[1:]
+        for word in words:
+            if not word[:1].isupper():
+                break
+            if term_key(word) == key:
+                return True
+    return False
+
+
 def shows_speaking(name: str, text: str) -> bool:
     """Whether ``text`` presents ``name`` as the one who speaks (within a short window)."""
     key = term_key(name)
@@ -492,7 +511,7 @@ def assess(sentence: str, passages_text: str, question: str = "",
         return Assessment(0.0, "number")
     asked = {term_key(n) for n in key_terms(question)} if question else set()
     for name in speakers(sentence):
-        if shows_speaking(name, passages_text):
+        if shows_speaking(name, passages_text) or _document_named(name, about):
             continue
         others = passage_speakers(passages_text) - {term_key(name)}
         if term_key(name) in asked and not others:

@@ -118,6 +118,22 @@ def test_attribution_needs_the_speaker_speaking():
     assert support("Peskov responded that Russia cannot leave Armenia.", PESKOV.chunk.text) == 1.0
 
 
+def test_a_document_speaks_through_its_title():
+    """"According to the Constitution, ..." cites the constitution's own text: the name that
+    opens the passage's title is the document, which needs no "said"; a name further into a
+    title is what it is about, and still has to be shown speaking."""
+    passage = "8. The Project Leader serves for one year from their election."
+    claim = ("According to the Constitution for the Debian Project (v1.9), the term of a Debian "
+             "Project Leader is one year from their election.")
+    question = "How long is the term of a Debian Project Leader?"
+    assert support(claim, passage, question) == 0.0  # no title: nobody shown speaking
+    assert support(claim, passage, question, "Constitution for the Debian Project (v1.9)\n"
+                   "5. Project Leader › 5.2. Appointment") >= SUPPORT_THRESHOLD
+    assert support("According to Armenia, the exercise is a routine one.",
+                   "The exercise is a routine one.", "",
+                   "7 facts about Armenia-Russia relations") == 0.0
+
+
 def test_inverted_attribution():
     from rag.citations import speakers
 
