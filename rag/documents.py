@@ -527,7 +527,10 @@ def _pdf_text(path: Path, max_chars: int) -> tuple[str, str | None, list[tuple[i
     text = pdf_paragraphs(pages, [t for _, t in outline])
     if not text:
         raise ValueError("PDF has no text layer (scanned image?)")
-    return text, str(title) if title else None, outline
+    # Without a title in its metadata, a PDF is named by its running header, which is most
+    # often its title ("Shared MIME-info Database" atop every page), not by its first line.
+    title = str(title).strip() if title and str(title).strip() else _running_title(pages)
+    return text, title, outline
 
 
 def _pdf_outline(reader) -> list[tuple[int, str]]:
@@ -585,6 +588,22 @@ def _running_lines(pages: list[list[str]]) -> set[str]:
             seen[mark] = seen.get(mark, 0) + 1
     need = max(3, -(-len(pages) // 5))
     return {m for m, n in seen.items() if n >= need} | {""}
+
+
+def _running_title(pages: Sequence[str]) -> str | None:
+    """The running header that tops the most pages, without its page number, if it tops at
+    least half of them (a chapter's header tops only that chapter's pages)."""
+    firsts: dict[str, list[str]] = {}
+    for page in pages:
+        first = next((ln.strip() for ln in page.split("\n") if ln.strip()), "")
+        if mark := _page_mark(first):
+            firsts.setdefault(mark, []).append(first)
+    need = max(3, -(-len(pages) // 2))
+    best = max(firsts.values(), key=len, default=[])
+    if len(best) < need:
+        return None
+    title = " ".join(_PAGE_NUMBER.sub(" ", best[0]).split()).strip(" -–|·")
+    return title or None
 
 
 def pdf_paragraphs(pages: Sequence[str], titles: Sequence[str] = ()) -> str:

@@ -659,3 +659,18 @@ def test_pdf_outline_titles_match_their_lines_with_other_quotes(tmp_path: Path):
     # An apostrophe inside or closing a word stays as it is.
     assert pdf_paragraphs(["the developers’ packages and Debian’s archive"]) == (
         "the developers’ packages and Debian’s archive")
+
+
+def test_a_pdf_without_a_title_is_named_by_its_running_header(tmp_path: Path):
+    root = tmp_path / "docs"
+    root.mkdir()
+    body = ["Some text of the specification.", "More of it."]
+    spec = _pdf(root / "spec.pdf", [["Shared MIME-info Database", "X Desktop Group", *body]]
+                + [[f"Shared MIME-info Database {n}", *body] for n in range(2, 5)])
+    assert _load(spec, root).title == "Shared MIME-info Database"
+    # A chapter's header tops only that chapter's pages: the first line names the manual.
+    manual = _pdf(root / "manual.pdf", [["Libtasn1", "for version 4.19.0", *body]]
+                  + [[f"{n}", *body] for n in range(2, 5)]
+                  + [[f"Chapter 4: Function reference {n}", *body] for n in range(5, 9)]
+                  + [[f"{n}", *body] for n in range(9, 13)])
+    assert _load(manual, root).title == "Libtasn1"
