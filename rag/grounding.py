@@ -314,7 +314,7 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
         for q in quotable(text):
             if want and not answer_types.holds(want, q.sentence, question):
                 continue
-            if not _mentions_key_terms(question, q.sentence):
+            if not _mentions_key_terms(question, q.sentence, passage.about):
                 continue
             if substance and not substance & set(content_terms(q.sentence)):
                 continue  # names alone ("Ian Murdock will be missed" for where he was born)
@@ -434,15 +434,18 @@ def _introduces(text: str, prev: tuple[int, int], lo: int) -> bool:
         and len(lead) <= _MAX_LEAD_CHARS
 
 
-def _mentions_key_terms(question: str, sentence: str) -> bool:
+def _mentions_key_terms(question: str, sentence: str, about: str = "") -> bool:
     """A quoted sentence must be about the question: all its numbers, and its names but
     one in four ("the Armenian Prime Minister" may stand for "Pashinyan" among five other
-    names; with "Armenia" and "CSTO", a sentence on Armenia alone is about something else)."""
+    names; with "Armenia" and "CSTO", a sentence on Armenia alone is about something else).
+    Its passage's title and headings (``about``) vouch for their names, as they do for a
+    citation ("MIME" in "Shared MIME-info Database" for a sentence on "the default type")."""
     have = word_keys(sentence)
+    names_have = have | word_keys(about)
     terms = key_terms(_SCOPE.sub("", question), skip_first=True)
     numbers = [t for t in terms if t[0].isdigit()]
     names = [t for t in terms if not t[0].isdigit()]
-    missing = sum(not citations.named(term_key(t), have) for t in names)
+    missing = sum(not citations.named(term_key(t), names_have) for t in names)
     return (all(term_key(t) in have for t in numbers) and missing <= len(names) // 4
             and not _namesake(question, sentence))
 
@@ -574,7 +577,7 @@ def answer_passage(question: str, passages: Sequence[Passage], raw: str,
     best: tuple[int, float] | None = None
     for n, passage in enumerate(passages, start=1):
         text = passage.chunk.text
-        if not terms or not _mentions_key_terms(question, text):
+        if not terms or not _mentions_key_terms(question, text, passage.about):
             continue
         share = _share(terms, text, names)
         if share <= ANSWER_PASSAGE_MIN_SHARE or not _speakers_speak(question, passage):

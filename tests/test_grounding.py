@@ -142,6 +142,29 @@ def test_a_quoted_fallback_must_be_about_all_the_question_names():
     assert v.abstained and not v.citations
 
 
+def test_a_passage_title_names_what_its_quote_is_about():
+    """After a refusal, a quote must be about the question's names; its passage's title and
+    headings vouch for them, as they do for a citation: "MIME" is in the title of the
+    specification whose sentence gives the default type."""
+    from rag.types import Chunk, Passage
+
+    q = "If no magic rule matches the data of a binary file, which MIME type is the default?"
+    text = ("If no magic rule matches the data (or if the content is not available), use the "
+            "default type of application/octet-stream for binary data, or text/plain for "
+            "textual data.")
+    raw = "The documents do not say."
+    titled = Passage(Chunk("s", "s#0", 0, len(text), text, "2.12. Recommended checking order"),
+                     "Shared MIME-info Database", 0.5)
+    untitled = replace(titled, title="Specification")
+    for passage, quoted in ((titled, True), (untitled, False)):
+        refusal = judge(q, q, (passage,), raw)
+        n = answer_passage(q, (passage,), raw, refusal)
+        assert (n == 1) is quoted
+        if quoted:
+            v = quote_answer(q, (passage,), n, refusal)
+            assert v.mode == "extractive" and "application/octet-stream" in v.text
+
+
 def test_a_refusal_beside_a_passage_that_holds_the_answer():
     q = "Which newspaper interviewed Pashinyan on September 2?"
     passages = (EXERCISE, REPUBBLICA)
