@@ -306,6 +306,11 @@ _HEDGE = re.compile(r"\b(?:probability|probably|perhaps|possibly|likely|unlikely
                     r"allegedly|presumably|apparently|supposedly)\b", re.IGNORECASE)
 
 
+# A condition is no hedge: "or -4 when the value would exceed der_len" states what is
+# returned in that case; the "would" belongs to the condition.
+_CONDITION = re.compile(r"\b(?:when|whenever|if|unless)\b[^,;:.]*", re.IGNORECASE)
+
+
 def _clauses(text: str) -> list[str]:
     return [c for c in _CLAUSE.split(text) if c and c.strip()]
 
@@ -443,7 +448,8 @@ def conflict(sentence: str, passages_text: str) -> str | None:
             said = " ".join(c for c in _clauses(text) if terms & _terms(c))
             if _opposite(sentence if part in claim[:len(part)] else part, text):
                 found.add("polarity")
-            elif not hedged and (_UNCERTAIN.search(said) or _HEDGE.search(text)):
+            elif not hedged and (_UNCERTAIN.search(_CONDITION.sub("", said))
+                                 or _HEDGE.search(text)):
                 found.add("modality")
             else:
                 found.add(None)

@@ -223,6 +223,18 @@ def test_a_future_or_uncertain_passage_does_not_support_a_past_fact():
                   EXERCISE.chunk.text).supported
 
 
+def test_a_condition_is_no_hedge():
+    """"or -4 when the value would exceed der_len" states a case, not a doubt: the claim on
+    -1, from the same sentence, is supported; a "would" outside a condition still hedges."""
+    text = ("Returns: Return the decoded length value, or -1 on indefinite length, or -2 when "
+            "the value was too big to fit in a int, or -4 when the decoded length value plus "
+            "len would exceed der_len .")
+    claim = "The function asn1_get_length_der returns -1 when the DER length is indefinite."
+    assert conflict(claim, text) is None
+    assert conflict("The exercise started on Monday.",
+                    "The exercise would have started on Monday, the ministry said.") == "modality"
+
+
 def test_a_claim_of_the_opposite_polarity_is_not_supported():
     text = KOCHINYAN_INTRO.chunk.text
     assert assess("Yes, Kochinyan believes that Armenia is changing course.", text).reason \
