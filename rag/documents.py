@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import re
 import stat
@@ -18,6 +19,7 @@ from .types import Document
 
 if TYPE_CHECKING:
     from lxml.html import HtmlElement
+    from pypdf import PdfReader
 
 log = logging.getLogger(__name__)
 
@@ -131,16 +133,16 @@ def load(source: SourceFile, max_chars: int = 5_000_000) -> Document:
     """Parse one file into a Document. Raises ValueError with a reason if it has no text,
     or more than ``max_chars`` characters of it (checked as it is extracted)."""
     kind = SUPPORTED_SUFFIXES[source.path.suffix.lower()]
-    html_headings: list[tuple[int, str]] = []  # (level, heading), of HTML and PDF outlines
+    outline: list[tuple[int, str]] = []  # (level, heading): an HTML page's or a PDF's
     if kind == "pdf":
-        text, title, html_headings = _pdf_text(source.path, max_chars)
+        text, title, outline = _pdf_text(source.path, max_chars)
     else:
         # UTF-8 takes at most 4 bytes a character, HTML markup more: a cheap first bound.
         if source.path.stat().st_size > 4 * max_chars * (8 if kind == "html" else 1):
             raise _too_large(max_chars)
         raw = _decode(source.path.read_bytes())
         if kind == "html":
-            text, title, html_headings = _html_text(raw)
+            text, title, outline = _html_text(raw)
         elif kind == "markdown":
             text, title = _markdown_text(raw)
         else:
@@ -153,8 +155,8 @@ def load(source: SourceFile, max_chars: int = 5_000_000) -> Document:
         raise ValueError("no text in it")
     if kind in ("text", "markdown"):
         text = reflow(text, markdown=kind == "markdown")
-    headings = (_locate(text, html_headings) if kind == "html"
-                else _pdf_headings(text, html_headings) if kind == "pdf"
+    headings = (_locate(text, outline) if kind == "html"
+                else _pdf_headings(text, outline) if kind == "pdf"
                 else _markdown_headings(text) if kind == "markdown"
                 else _text_headings(text) if kind == "text" else ())
     if not title and kind in ("text", "markdown"):
@@ -501,6 +503,40 @@ def _html_text(raw: str) -> tuple[str, str | None, list[tuple[int, str]]]:
     return "\n\n".join(out.paragraphs), title or None, out.headings
 
 
+# --- a PDF's text as a reader sees it -----------------------------------------------------
+# pypdf gives a PDF's lines as they are set on the page: every line of a paragraph ends in a
+# line break, some words are split by a hyphen at the end of a line, and each page repeats
+# its running header or footer ("A Brief History of Debian 3 / 21"). The chunker and the
+# context cut end a sentence at every line break, so those are undone here.
+_PDF_FULL = 0.8  # a line at least this share of the text's width was wrapped
+_PDF_EDGE = 2  # lines at a page's top and bottom that may be a running header or footer
+# Contents lines with dot leaders ("4.1 The 0.x Releases . . . . 6"), tested on lines this
+# short only: a long run of dots would make the pattern slow.
+_PDF_LEADERS = re.compile(r".*?\S\s*(?:\.\s?){4,}\s*(?:\d+|[ivxlc]+)", re.IGNORECASE)
+_PDF_LEADERS_MAX = 300
+_PDF_ITEM = re.compile(r"\s*(?:[•◦▪‣∙·*–-]|\(?\d{1,3}[.)]|\(?[a-z][.)]|\([ivx]+\))\s")
+_PDF_FOOTNOTE = re.compile(r"(\d{1,2}|[*†‡])\s+\S")
+_PDF_COLUMNS = re.compile(r"\S {3,}\S")  # a table's columns
+_PDF_HYPHENATED = re.compile(r"(\S*?)(\w+)-$")
+# A page number as a page sets it, alone or at either end of a running line: "3", "iv",
+# "3 / 21", "Page 3 of 21", "- 3 -".
+_ROMAN = r"(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"
+_PAGE_NUMBER = rf"(?:page\s+)?(?:\d{{1,4}}|{_ROMAN})(?:\s*(?:/|of)\s*\d{{1,4}})?"
+_PAGE_AT_END = re.compile(rf"^[\s\-–|·]*({_PAGE_NUMBER})[\s\-–|·]+|[\s\-–|·]+({_PAGE_NUMBER})"
+                          rf"[\s\-–|·]*$|^[\s\-–|·]*({_PAGE_NUMBER})[\s\-–|·]*$",
+                          re.IGNORECASE)
+# A closing quote set where a quotation opens (after a space, before a letter: LaTeX output
+# often has ”... being between” for “... being between”) is the opening one, so that the
+# quotation reads as open until it closes. A single quote not before a digit: "the ’90s".
+_OPENING = re.compile(r"(^|[\s(\[])(”(?=\w|\.\.\.|…)|’(?=[^\W\d]|\.\.\.|…))", re.MULTILINE)
+_OPENS = {"”": "“", "’": "‘"}
+# A heading as a PDF sets it: its outline title, after its number ("4.1", "A.2.", "IV").
+_PDF_NUMBER = re.compile(r"(?:[0-9]{1,3}|[A-Z]|[IVX]{1,4})(?:\.[0-9]{1,3})*\.?[ \t]+")
+# An outline title may spell its quotes and dashes otherwise than the page ("What's Next?"
+# over "What’s Next?"): they are compared folded, character for character.
+_FOLD = str.maketrans({"‘": "'", "’": "'", "`": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
+
+
 def _pdf_text(path: Path, max_chars: int) -> tuple[str, str | None, list[tuple[int, str]]]:
     """A PDF's text as a reader sees it (see pdf_paragraphs), its title, and the headings
     its outline (bookmarks) names, as (level, title) in reading order."""
@@ -523,22 +559,23 @@ def _pdf_text(path: Path, max_chars: int) -> tuple[str, str | None, list[tuple[i
     except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, RecursionError) as e:
         # PyPdfError covers LimitReachedError: pypdf's guard against decompression bombs.
         raise ValueError(f"unreadable PDF ({type(e).__name__}: {str(e)[:200]})") from e
+    if not any(p.strip() for p in pages):
+        raise ValueError("PDF has no text layer (scanned image?): run OCR on it first "
+                         "(ocrmypdf), or add its text as a .txt file")
     outline = _pdf_outline(reader)
     text = pdf_paragraphs(pages, [t for _, t in outline])
-    if not text:
-        raise ValueError("PDF has no text layer (scanned image?)")
     # Without a title in its metadata, a PDF is named by its running header, which is most
     # often its title ("Shared MIME-info Database" atop every page), not by its first line.
     title = str(title).strip() if title and str(title).strip() else _running_title(pages)
     return text, title, outline
 
 
-def _pdf_outline(reader) -> list[tuple[int, str]]:
+def _pdf_outline(reader: PdfReader) -> list[tuple[int, str]]:
     """The outline's titles with their depth (1 for the top level), in reading order; none
     when the PDF has no outline or pypdf cannot read it (headings are then simply absent)."""
     out: list[tuple[int, str]] = []
 
-    def walk(items, level: int) -> None:
+    def walk(items: list, level: int) -> None:
         for item in items:
             if isinstance(item, list):
                 walk(item, level + 1)
@@ -553,137 +590,200 @@ def _pdf_outline(reader) -> list[tuple[int, str]]:
     return out
 
 
-# --- a PDF's text as a reader sees it -----------------------------------------------------
-# pypdf gives a PDF's lines as they are set on the page: every line of a paragraph ends in a
-# line break, some words are split by a hyphen at the end of a line, and each page repeats
-# its running header or footer ("A Brief History of Debian 3 / 21"). The chunker and the
-# context cut end a sentence at every line break, so those are undone here.
-_PDF_FULL = 0.8  # a line at least this share of the text's width was wrapped
-_PDF_LEADERS = re.compile(r".*\S\s*(?:\.\s*){4,}\s*(?:\d+|[ivxlc]+)", re.IGNORECASE)
-_PDF_ITEM = re.compile(r"\s*(?:[•◦▪‣∙·*–-]|\(?\d{1,3}[.)]|\(?[a-z][.)]|\([ivx]+\))\s")
-_PDF_HYPHENATED = re.compile(r"(\w+)-$")
-# A closing quote set where a quotation opens (after a space, before a word: LaTeX output
-# often has ”... being between” for “... being between”) is the opening one, so that the
-# quotation reads as open until it closes.
-_OPENING = re.compile(r"(^|[\s(\[])([”’])(?=\w|\.\.\.|…)", re.MULTILINE)
-_OPENS = {"”": "“", "’": "‘"}
-_PAGE_NUMBER = re.compile(r"\b(?:page\s+)?(?:\d+|[ivxlc]+)(?:\s*(?:/|of)\s*\d+)?\b")
+@dataclass(frozen=True)
+class _PageLine:
+    """A line at a page's edge, as it may recur on other pages: its text without the page
+    number, whether that number is roman, and its offset from the page's index (None
+    without one). A page numbered 3 as the 9th page has offset -6, as has the 10th
+    numbered 4."""
+
+    mark: str
+    roman: bool = False
+    offset: int | None = None
 
 
-def _page_mark(line: str) -> str:
-    """A line as it looks on every page: its page number ("3 / 21", "Page 3 of 21", "iv")
-    left out."""
-    mark = _PAGE_NUMBER.sub(" ", line.lower())
-    return " ".join(mark.strip(" -–|·").split())
+def _page_line(line: str, index: int) -> _PageLine:
+    text = " ".join(line.split())
+    m = _PAGE_AT_END.search(text)
+    if not m:
+        return _PageLine(text.lower())
+    number = re.sub(r"^page\s+", "", (m.group(1) or m.group(2) or m.group(3)).lower())
+    first = re.match(rf"\d+|{_ROMAN}", number)
+    digits = first is not None and first.group(0).isdigit()
+    value = int(first.group(0)) if digits else _roman_value(first.group(0)) if first else 0
+    mark = (text[: m.start()] + " # " + text[m.end():]).lower()
+    return _PageLine(" ".join(mark.split()), not digits, value - index)
 
 
-def _running_lines(pages: list[list[str]]) -> set[str]:
-    """The marks of running headers and footers: lines among a page's first or last two that
-    recur, page numbers aside, on at least three pages and a fifth of them; a page number
-    alone is one too."""
-    seen: dict[str, int] = {}
-    for lines in pages:
-        edges = [ln for ln in lines if ln.strip()]
-        for mark in {_page_mark(ln) for ln in edges[:2] + edges[-2:]}:
-            seen[mark] = seen.get(mark, 0) + 1
-    need = max(3, -(-len(pages) // 5))
-    return {m for m, n in seen.items() if n >= need} | {""}
+def _roman_value(numeral: str) -> int:
+    values = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100, "d": 500, "m": 1000}
+    total = 0
+    for a, b in zip(numeral, numeral[1:] + " ", strict=True):
+        total += -values[a] if values.get(b, 0) > values[a] else values[a]
+    return total
+
+
+def _running_lines(pages: list[list[str]]) -> set[_PageLine]:
+    """Running headers and footers: lines among a page's first or last two that recur the
+    same but for a page number that rises with the pages ("A Brief History of Debian 3 /
+    21", "iv", "12") on two pages, or the same on three pages and a fifth of them. A number
+    that does not follow the pages ("Since: 4.19", "Chapter 3") makes no running line."""
+    seen: Counter[_PageLine] = Counter()
+    for index, lines in enumerate(pages):
+        kept = [ln for ln in lines if ln.strip()]
+        seen.update({_page_line(ln, index) for ln in kept[:_PDF_EDGE] + kept[-_PDF_EDGE:]})
+    # Per line, the pages numbered in step (front matter in roman numerals, the body in
+    # digits, each with its own offset) count together.
+    step: dict[tuple[str, bool], _PageLine] = {}
+    for line, _ in seen.most_common():
+        step.setdefault((line.mark, line.roman), line)
+    total: Counter[str] = Counter()
+    for line in step.values():
+        total[line.mark] += seen[line]
+    # A number in step with the pages is a page number: two pages show a running line; a
+    # line without one must recur on three pages and a fifth of them.
+    need = max(3, math.ceil(len(pages) / 5))
+    return {line for line in step.values()
+            if total[line.mark] >= (2 if line.offset is not None else need)}
 
 
 def _running_title(pages: Sequence[str]) -> str | None:
     """The running header that tops the most pages, without its page number, if it tops at
     least half of them (a chapter's header tops only that chapter's pages)."""
-    firsts: dict[str, list[str]] = {}
-    for page in pages:
+    firsts: dict[_PageLine, list[str]] = {}
+    for index, page in enumerate(pages):
         first = next((ln.strip() for ln in page.split("\n") if ln.strip()), "")
-        if mark := _page_mark(first):
-            firsts.setdefault(mark, []).append(first)
-    need = max(3, -(-len(pages) // 2))
+        if first:
+            firsts.setdefault(_page_line(first, index), []).append(first)
     best = max(firsts.values(), key=len, default=[])
-    if len(best) < need:
+    if len(best) < max(3, math.ceil(len(pages) / 2)):
         return None
-    title = " ".join(_PAGE_NUMBER.sub(" ", best[0]).split()).strip(" -–|·")
-    return title or None
+    m = _PAGE_AT_END.search(best[0])
+    title = f"{best[0][: m.start()]} {best[0][m.end():]}" if m else best[0]
+    return " ".join(title.split()) or None
 
 
 def pdf_paragraphs(pages: Sequence[str], titles: Sequence[str] = ()) -> str:
     """The text of a PDF's pages (as pypdf extracts them) with each paragraph on one line.
 
-    Running headers and footers, page numbers and contents lines with dot leaders
-    ("4.1 The 0.x Releases . . . . 6") are dropped. A line break is soft, and becomes a
-    space, when the line before runs to (nearly) the width of the text and the next line
-    is not a list item or a heading: a paragraph's last line ends short of the width, as do
-    headings, code and table rows; a heading the outline names (``titles``, with or without
-    its number: "4.1 The 0.x Releases") or a short line without a final stop after a
-    sentence's end stands alone even after a full line. A word split by a hyphen at a soft
-    break is joined again ("develop-" "ment") unless the document never uses it unsplit and
-    its second part is a word of its own elsewhere ("well-" "known"). Pages continue each
-    other's paragraphs."""
+    Running headers and footers and page numbers (see _running_lines) and contents lines
+    with dot leaders ("4.1 The 0.x Releases . . . . 6") are dropped; a line that is one of
+    the outline's ``titles`` never is. A line break is soft, and becomes a space, when the
+    line before runs to (nearly) the text's width (see _soft_break). Pages continue each
+    other's paragraphs. A word split by a hyphen is joined again (see _join); a closing
+    quote where a quotation opens is read as the opening one. Nothing is dropped when the
+    rules would drop every line."""
+    titled = {" ".join(t.split()).translate(_FOLD) for t in titles}
     split = [p.replace("\r\n", "\n").replace("\r", "\n").split("\n") for p in pages]
     running = _running_lines(split)
-    lines: list[str] = []
-    for page in split:
-        kept = [ln.rstrip() for ln in page if ln.strip()]
-        edge = {*range(min(2, len(kept))), *range(max(0, len(kept) - 2), len(kept))}
-        lines.extend(ln for k, ln in enumerate(kept)
-                     if not (k in edge and _page_mark(ln) in running)
-                     and not _PDF_LEADERS.fullmatch(ln))
+    lines: list[tuple[str, bool]] = []  # (line, the first line of a footnote)
+    every: list[tuple[str, bool]] = []
+    for index, page in enumerate(split):
+        kept = [ln.strip() for ln in page if ln.strip()]
+        edge = {*range(min(_PDF_EDGE, len(kept))),
+                *range(max(0, len(kept) - _PDF_EDGE), len(kept))}
+        for k, ln in enumerate(kept):
+            note = k > 0 and k >= len(kept) - 4 and _footnote(ln, kept[:k])
+            every.append((ln, note))
+            if _pdf_heading(ln, titled) or not (
+                    (k in edge and _page_line(ln, index) in running)
+                    or (len(ln) <= _PDF_LEADERS_MAX and _PDF_LEADERS.fullmatch(ln))):
+                lines.append((ln, note))
+    lines = lines or every
     if not lines:
         return ""
-    widths = sorted(len(ln.strip()) for ln in lines if len(ln.strip()) >= _WRAP_MIN)
-    if not widths:
-        return "\n".join(ln.strip() for ln in lines)
-    full = _PDF_FULL * widths[int(0.9 * (len(widths) - 1))]
-    titled = {" ".join(t.split()).translate(_FOLD) for t in titles}
-    vocabulary = Counter(w.lower() for w in re.findall(r"\w+", "\n".join(lines)))
-    out = [lines[0].strip()]
-    for k in range(1, len(lines)):
-        prev, line = lines[k - 1].strip(), lines[k].strip()
-        if (len(prev) < full or _PDF_ITEM.match(line) or _pdf_heading(line, titled)
-                or _pdf_heading(prev, titled)
-                or (prev[-1] in ".!?:" and len(line) < full and line[-1] not in ".,;:!?")):
+    full = _full_width([ln for ln, _ in lines])
+    vocabulary = Counter(w.lower() for w in re.findall(r"\w+", "\n".join(ln for ln, _ in lines)))
+    out = [lines[0][0]]
+    for (prev, _), (line, note) in zip(lines, lines[1:], strict=False):
+        if note or not full or not _soft_break(prev, line, full, titled):
             out.append(line)
-            continue
-        head = _PDF_HYPHENATED.search(out[-1])
-        if head and line[:1].islower():
-            tail = re.match(r"\w+", line)
-            tail_word = tail.group(0).lower() if tail else ""
-            if (vocabulary[f"{head.group(1)}{tail_word}".lower()]
-                    or vocabulary[tail_word] < 2):
-                out[-1] = out[-1][:-1] + line  # "develop-" "ment", "doc-" "umented"
-            else:
-                out[-1] += line  # "New York-" "based": both parts are words of their own
-        elif out[-1].endswith(("_", "/")) and line[:1].isalnum():
-            out[-1] += line  # a name or path broken after "_" or "/": "ASN1_MAX_" "NAME_SIZE"
         else:
-            out[-1] = f"{out[-1]} {line}"
+            out[-1] = _join(out[-1], line, vocabulary)
     return _OPENING.sub(lambda m: m.group(1) + _OPENS[m.group(2)], "\n".join(out))
 
 
-# A heading as a PDF sets it: its outline title, after its number ("4.1", "A.2.", "IV").
-_PDF_NUMBER = re.compile(r"(?:[0-9]{1,3}|[A-Z]|[IVX]{1,4})(?:\.[0-9]{1,3})*\.?[ \t]+")
+def _footnote(line: str, above: Sequence[str]) -> bool:
+    """Whether ``line``, near a page's foot, opens a footnote: its mark ("1 https://...",
+    "* Since 2005") follows a word above it on the page ("developers1"); "20 MHz 386-based
+    machine" continues a sentence."""
+    m = _PDF_FOOTNOTE.match(line)
+    return bool(m) and re.search(rf"[^\W\d]{re.escape(m.group(1))}(?![\w.])",
+                                 "\n".join(above)) is not None
 
 
-# An outline title may spell its quotes and dashes otherwise than the page ("What's Next?"
-# over "What’s Next?"): they are compared folded, character for character.
-_FOLD = str.maketrans({"‘": "'", "’": "'", "`": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
+def _full_width(lines: Sequence[str]) -> float:
+    """The length a line runs to when it was wrapped: a share (_PDF_FULL) of the 90th
+    percentile of the text's long lines; 0 when it has fewer than one long line."""
+    widths = sorted(len(ln) for ln in lines if len(ln) >= _WRAP_MIN)
+    return _PDF_FULL * widths[int(0.9 * (len(widths) - 1))] if widths else 0.0
+
+
+def _soft_break(prev: str, line: str, full: float, titles: set[str]) -> bool:
+    """Whether the break between ``prev`` and ``line`` is inside a paragraph: ``prev`` runs
+    to the width, and ``line`` is no list item, table row or heading (one the outline names,
+    or a short line after a sentence's end)."""
+    return (len(prev) >= full and not _PDF_ITEM.match(line)
+            and not _PDF_COLUMNS.search(prev) and not _PDF_COLUMNS.search(line)
+            and not _pdf_heading(line, titles) and not _pdf_heading(prev, titles)
+            and not (re.search(r"[.!?:][”\"’')\]]*$", prev) and len(line) < full))
+
+
+def _join(last: str, line: str, vocabulary: Counter[str]) -> str:
+    """``line`` run on after ``last``. A word hyphenated at the break is one word again when
+    the document writes it so elsewhere, or when its parts are not both words of their own
+    (each found elsewhere, or the first a long one: "develop-" "ment", "doc-" "umented");
+    it keeps its hyphen otherwise ("dpkg-" "deb", "correspondingly-" "revised") and always
+    in an option or a name with digits ("--no-" "verify", "kfreebsd-" "amd64").
+    A name or path broken after "_" or "/" is joined without a space ("ASN1_MAX_"
+    "NAME_SIZE"), unless the line goes on with a plain word ("https://www.debian.org/" "and
+    the rest")."""
+    token = re.match(r"\S+", line)
+    first = token.group(0) if token else ""
+    head = _PDF_HYPHENATED.search(last)
+    if head and line[:1].islower():
+        tail = (re.match(r"\w+", line) or re.match("", line)).group(0).lower()
+        word = head.group(2).lower()
+        named = head.group(1).startswith("-") or re.search(r"[\d_]|\.\w", head.group(0) + first)
+        words = (vocabulary[word] >= 2 or len(word) >= 6) and vocabulary[tail] >= 2
+        if not named and (vocabulary[word + tail] or not words):
+            return last[:-1] + line
+        return last + line
+    if last.endswith(("_", "/")) and re.search(r"[_/.]", first):
+        return last + line
+    return f"{last} {line}"
 
 
 def _pdf_heading(line: str, titles: set[str]) -> bool:
+    """Whether ``line`` is one of the outline's ``titles``, after its number if it has one."""
+    if not titles:
+        return False
     line = " ".join(line.split()).translate(_FOLD)
-    return bool(titles) and (line in titles or _PDF_NUMBER.sub("", line, count=1) in titles)
+    m = _PDF_NUMBER.match(line)
+    return line in titles or (m is not None and line[m.end():] in titles)
 
 
 def _pdf_headings(text: str,
                   outline: Sequence[tuple[int, str]]) -> tuple[tuple[int, int, str], ...]:
     """Offsets of the outline's headings in the text: each title (after its number, if the
-    page gives one) found as a line of its own, searching forward in reading order; a title
-    the text does not show so (set over two lines, or worded otherwise) is left out."""
+    page gives one) found as a line of its own, searching forward in reading order, and not
+    in a list of three or more titles in a row (a contents page without page numbers,
+    which may end right before the first heading); a
+    title the text does not show so (set over two lines, or worded otherwise) is left out."""
+    titles = {" ".join(t.split()).translate(_FOLD) for _, t in outline}
+    starts = [m.start() for m in re.finditer(r"^", text, re.MULTILINE)]
+    is_title = [_pdf_heading(text[a:b], titles) for a, b in
+                zip(starts, [s - 1 for s in starts[1:]] + [len(text)], strict=True)]
+    # In a run of titles, all but the last are a list (the last may be the first heading,
+    # right after the list).
+    listed = {starts[i] for i in range(len(starts) - 2)
+              if all(is_title[i:i + 3]) or (i and all(is_title[i - 1:i + 2]))}
     out, pos = [], 0
     folded = text.translate(_FOLD)
     for level, title in outline:
-        found = re.compile(rf"^(?:{_PDF_NUMBER.pattern})?{re.escape(title.translate(_FOLD))}"
-                           r"[ \t]*$", re.MULTILINE).search(folded, pos)
+        pattern = re.compile(rf"^(?:{_PDF_NUMBER.pattern})?{re.escape(title.translate(_FOLD))}"
+                             r"[ \t]*$", re.MULTILINE)
+        found = next((m for m in pattern.finditer(folded, pos) if m.start() not in listed), None)
         if found:
             out.append((found.start(), level, " ".join(text[found.start():found.end()].split())))
             pos = found.end()

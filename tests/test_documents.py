@@ -577,20 +577,20 @@ def test_pdf_lines_become_paragraphs_without_running_headers(tmp_path: Path):
          "first releases followed. The project had grown to several dozen people, each package "
          "maintained by",
          "volunteers who took part in its development.",
-         "Its first packages were:", "- a shell and a compiler", "- an editor", _WIDE],
+         "Its first packages were:", "- a shell and a compiler", "- an editor", _WIDE, "1"],
         ["A Brief History 2 / 3",
          "volunteers in many countries, whose work on it was, from the start and in every "
          "release, well-",
-         "known for its care and for the packages that they maintained, and which they had all "
+         "known for its care and for the packages that they maintained, and which they as well "
          "built.",
-         "Chapter 2", "Releases", "Debian 1.1 was released in 1996."],
+         "Chapter 2", "Releases", "Debian 1.1 was released in 1996.", "2"],
         ["A Brief History 3 / 3",
          "Debian 1.2 followed later that year with another of its versions beside it, still in "
          "develop-",
          "ment, and the changes in each of them were in the end, in the main, quite carefully doc-",
          "umented, in the manner that was known then to all of its developers and all of its "
          "users.",
-         "1"],
+         "3"],
     ]
     path = _pdf(root / "history.pdf", pages, title="A Brief History of Debian",
                 outline=[(1, "In the Beginning", 1), (1, "Releases", 2)])
@@ -603,15 +603,16 @@ def test_pdf_lines_become_paragraphs_without_running_headers(tmp_path: Path):
             "and the first releases followed.") in doc.text
     assert "each package maintained by volunteers who took part in its development." in lines[3]
     assert "- a shell and a compiler" in lines and "- an editor" in lines  # list items
-    # A paragraph runs on over a page break; "well-" "known" keeps its hyphen ("known" is a
-    # word of its own), "develop-" "ment" is "development" (the document has it unsplit) and
-    # "doc-" "umented" is "documented" ("umented" is no word).
+    # A paragraph runs on over a page break; "well-" "known" keeps its hyphen (both parts
+    # are words of their own), "develop-" "ment" is "development" (the document has it
+    # unsplit) and "doc-" "umented" is "documented" ("umented" is no word).
     assert f"{_WIDE} volunteers in many countries" in doc.text
     assert "in every release, well-known for its care" in doc.text
     assert "still in development, and the changes" in doc.text
     assert "quite carefully documented, in the manner" in doc.text
-    # The page number "1" alone on the last line is gone.
+    # Page numbers rising with the pages are gone, and did not break the paragraph.
     assert lines[-1].endswith("all of its developers and all of its users.")
+    assert not {"1", "2", "3"} & set(lines)
     headings = [(doc.text[at:].split("\n", 1)[0], level, h) for at, level, h in doc.headings]
     assert headings == [("In the Beginning", 1, "In the Beginning"),
                         ("Releases", 1, "Releases")]
@@ -674,3 +675,39 @@ def test_a_pdf_without_a_title_is_named_by_its_running_header(tmp_path: Path):
                   + [[f"Chapter 4: Function reference {n}", *body] for n in range(5, 9)]
                   + [[f"{n}", *body] for n in range(9, 13)])
     assert _load(manual, root).title == "Libtasn1"
+
+
+def test_pdf_reading_keeps_what_only_looks_like_page_furniture():
+    """Nothing of a page is dropped for looking like a page number or a header once: a year
+    alone on a line, numbers that do not follow the pages; a footnote, an option broken at
+    its hyphen, a URL before a new word, and table rows are not run into sentences."""
+    from rag.documents import _pdf_headings, pdf_paragraphs
+
+    assert pdf_paragraphs(["Ian Murdock founded Debian in\n1993"]) == (
+        "Ian Murdock founded Debian in\n1993")
+    entries = [f"asn1_f{n}\nReturns: the length of it.\nSince: {n}.{n + 1}" for n in range(10)]
+    assert pdf_paragraphs(entries).count("Since:") == 10
+    text = pdf_paragraphs([
+        f"{_WIDE} all\nthe volunteers of the project1, who all ran the program with the option "
+        f"called --no-\nverify to skip the check of the signatures, as it is said in https://"
+        f"www.debian.org/\nand the rest of the manual, which was written by the project as it "
+        f"grew over the years.\nDebian 1.1    Buzz    474 packages\n"
+        f"Debian 1.2    Rex     848 packages\n1 Ian Murdock, in a message to the list."])
+    assert "with the option called --no-verify to skip" in text
+    assert "https://www.debian.org/ and the rest" in text
+    assert "Debian 1.1    Buzz    474 packages\nDebian 1.2    Rex     848 packages\n" in text
+    assert text.endswith("\n1 Ian Murdock, in a message to the list.")  # "project1" above
+    # A number opening a line near the foot without a mark above continues its sentence.
+    assert pdf_paragraphs([f"{_WIDE} kept on a\n20 MHz 386-based machine."]).endswith(
+        "kept on a 20 MHz 386-based machine.")
+    # Two pages numbered in step are enough to show a running header.
+    two = pdf_paragraphs([f"My Manual 1\nIntro.\n{_WIDE} kept by",
+                          "My Manual 2\nvolunteers who took part in it."])
+    assert "My Manual" not in two and f"{_WIDE} kept by volunteers who" in two
+    # A contents page without page numbers (three titles in a row) holds no heading.
+    body = ("Agenda\nIntroduction\nInstallation\nUsage\nIntroduction\nSome words.\n"
+            "Installation\nRun it.\nUsage\nMore.")
+    outline = [(1, "Introduction"), (1, "Installation"), (1, "Usage")]
+    assert [at for at, _, _ in _pdf_headings(body, outline)] == [
+        body.index("Introduction\nSome"), body.index("Installation\nRun"),
+        body.index("Usage\nMore")]
