@@ -66,12 +66,16 @@ def speakers(sentence: str) -> set[str]:
             and not any(c.isdigit() for c in n)}
 
 
-def _document_named(name: str, about: str) -> bool:
-    """Whether ``name`` is what a passage's title or heading calls the document itself: a
-    word of the capitalised words that open it ("According to the Constitution" for
-    "Constitution for the Debian Project (v1.9)", "... the GNU General Public License" for
-    "GNU GENERAL PUBLIC LICENSE"). A document speaks through its text; a name further into a
-    title ("7 facts about Armenia-Russia relations") is what the document is about."""
+def _document_named(name: str, sentence: str, about: str) -> bool:
+    """Whether ``sentence`` names a document as "the ``name``" and a passage's title or
+    heading calls that document so: a word of the capitalised words that open it
+    ("According to the Constitution" for "Constitution for the Debian Project (v1.9)", "...
+    the GNU General Public License" for "GNU GENERAL PUBLIC LICENSE"). A document speaks
+    through its text; a person or country ("According to Russia", "Peskov said") is no
+    document, and a name further into a title ("7 facts about Armenia-Russia relations")
+    is what the document is about."""
+    if not re.search(rf"\b(?i:the)\s+(?:[A-Z][\w’'-]*\s+)*{re.escape(name)}\b", sentence):
+        return False
     key = term_key(name)
     for line in about.split("\n"):
         words = re.findall(r"[\w’'-]+|\S", line.strip())
@@ -306,11 +310,6 @@ _HEDGE = re.compile(r"\b(?:probability|probably|perhaps|possibly|likely|unlikely
                     r"allegedly|presumably|apparently|supposedly)\b", re.IGNORECASE)
 
 
-# A condition is no hedge: "or -4 when the value would exceed der_len" states what is
-# returned in that case; the "would" belongs to the condition.
-_CONDITION = re.compile(r"\b(?:when|whenever|if|unless)\b[^,;:.]*", re.IGNORECASE)
-
-
 def _clauses(text: str) -> list[str]:
     return [c for c in _CLAUSE.split(text) if c and c.strip()]
 
@@ -445,11 +444,14 @@ def conflict(sentence: str, passages_text: str) -> str | None:
         for text, n in zip(texts, scored, strict=True):
             if n != shared:
                 continue
-            said = " ".join(c for c in _clauses(text) if terms & _terms(c))
+            # The clauses that say it: those sharing two of its words (one, for a claim
+            # of two); "or -4 when the value would exceed der_len" does not say "returns
+            # -1 on indefinite length", and its "would" hedges nothing of it.
+            said = " ".join(c for c in _clauses(text)
+                            if len(terms & _terms(c)) >= min(2, len(terms) - 1))
             if _opposite(sentence if part in claim[:len(part)] else part, text):
                 found.add("polarity")
-            elif not hedged and (_UNCERTAIN.search(_CONDITION.sub("", said))
-                                 or _HEDGE.search(text)):
+            elif not hedged and (_UNCERTAIN.search(said) or _HEDGE.search(text)):
                 found.add("modality")
             else:
                 found.add(None)
@@ -517,7 +519,7 @@ def assess(sentence: str, passages_text: str, question: str = "",
         return Assessment(0.0, "number")
     asked = {term_key(n) for n in key_terms(question)} if question else set()
     for name in speakers(sentence):
-        if shows_speaking(name, passages_text) or _document_named(name, about):
+        if shows_speaking(name, passages_text) or _document_named(name, sentence, about):
             continue
         others = passage_speakers(passages_text) - {term_key(name)}
         if term_key(name) in asked and not others:

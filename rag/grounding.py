@@ -439,9 +439,14 @@ def _mentions_key_terms(question: str, sentence: str, about: str = "") -> bool:
     one in four ("the Armenian Prime Minister" may stand for "Pashinyan" among five other
     names; with "Armenia" and "CSTO", a sentence on Armenia alone is about something else).
     Its passage's title and headings (``about``) vouch for their names, as they do for a
-    citation ("MIME" in "Shared MIME-info Database" for a sentence on "the default type")."""
+    citation ("MIME" in "Shared MIME-info Database" for a sentence on "the default type"),
+    but not in a sentence that names something else ("Kazakhstan joined the CSTO in 1994,
+    and Uzbekistan ..." under "Armenia and the CSTO" is not about Armenia)."""
     have = word_keys(sentence)
-    names_have = have | word_keys(about)
+    known = word_keys(f"{question}\n{about}")
+    others = [t for t in key_terms(sentence, skip_first=True)
+              if not t[0].isdigit() and term_key(t) not in known]
+    names_have = have if others else have | word_keys(about)
     terms = key_terms(_SCOPE.sub("", question), skip_first=True)
     numbers = [t for t in terms if t[0].isdigit()]
     names = [t for t in terms if not t[0].isdigit()]

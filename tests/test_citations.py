@@ -129,9 +129,14 @@ def test_a_document_speaks_through_its_title():
     assert support(claim, passage, question) == 0.0  # no title: nobody shown speaking
     assert support(claim, passage, question, "Constitution for the Debian Project (v1.9)\n"
                    "5. Project Leader › 5.2. Appointment") >= SUPPORT_THRESHOLD
-    assert support("According to Armenia, the exercise is a routine one.",
-                   "The exercise is a routine one.", "",
-                   "7 facts about Armenia-Russia relations") == 0.0
+    # A country or a person is no document, whatever the title: it must be shown speaking.
+    for claim, about in (
+            ("According to Armenia, the exercise is a routine one.",
+             "7 facts about Armenia-Russia relations"),
+            ("According to Russia, the exercise is a routine one.", "Russia and the CSTO"),
+            ("Peskov said that the exercise is a routine one.",
+             "Peskov's statement on the exercise")):
+        assert support(claim, "The exercise is a routine one.", "", about) == 0.0, claim
 
 
 def test_inverted_attribution():
@@ -223,9 +228,10 @@ def test_a_future_or_uncertain_passage_does_not_support_a_past_fact():
                   EXERCISE.chunk.text).supported
 
 
-def test_a_condition_is_no_hedge():
-    """"or -4 when the value would exceed der_len" states a case, not a doubt: the claim on
-    -1, from the same sentence, is supported; a "would" outside a condition still hedges."""
+def test_a_hedge_on_another_case_hedges_nothing_else():
+    """"or -4 when the value would exceed der_len" speaks of another return value: the claim
+    on -1, from the same sentence, is not hedged by it; a hedge on the claim's own words
+    still is, in a condition too ("if necessary Armenia could leave the CSTO")."""
     text = ("Returns: Return the decoded length value, or -1 on indefinite length, or -2 when "
             "the value was too big to fit in a int, or -4 when the decoded length value plus "
             "len would exceed der_len .")
@@ -233,6 +239,14 @@ def test_a_condition_is_no_hedge():
     assert conflict(claim, text) is None
     assert conflict("The exercise started on Monday.",
                     "The exercise would have started on Monday, the ministry said.") == "modality"
+    for claim, hedged in (
+            ("Armenia is leaving the CSTO.",
+             "Pashinyan said that if necessary Armenia could leave the CSTO."),
+            ("The minister resigns over the report.",
+             "If the report is confirmed the minister would resign over it."),
+            ("The ministry cancels the exercise.",
+             "Unless the talks resume the ministry may cancel the exercise.")):
+        assert conflict(claim, hedged) == "modality", claim
 
 
 def test_a_claim_of_the_opposite_polarity_is_not_supported():

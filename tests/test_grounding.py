@@ -163,6 +163,13 @@ def test_a_passage_title_names_what_its_quote_is_about():
         if quoted:
             v = quote_answer(q, (passage,), n, refusal)
             assert v.mode == "extractive" and "application/octet-stream" in v.text
+    # A sentence naming another thing is not about the title's: "Armenia and the CSTO"
+    # does not make "Kazakhstan joined the CSTO in 1994" the year Armenia joined.
+    q = "When did Armenia join the CSTO?"
+    text = ("The CSTO was founded by six states. Kazakhstan joined the CSTO in 1994, and "
+            "Uzbekistan joined the CSTO in 2006.")
+    other = Passage(Chunk("c", "c#0", 0, len(text), text), "Armenia and the CSTO", 0.5)
+    assert answer_passage(q, (other,), raw, judge(q, q, (other,), raw)) is None
 
 
 def test_a_refusal_beside_a_passage_that_holds_the_answer():
