@@ -240,6 +240,7 @@ def _introduces_url(lines: list[str], first: int, at: int) -> bool:
 # such a paragraph is read as one paragraph: its soft line breaks become spaces.
 _WRAP_MIN = 40  # a line this long or longer, followed by more of its paragraph, was wrapped
 _WRAP_WIDTH = 100  # a wrapped document keeps nine in ten of its long lines within this
+_FULL = 0.8  # a line at least this share of the text's width was wrapped
 _LIST_START = re.compile(r"\s*(?:[-*+•]|\d{1,3}[.)]|[a-z][.)])\s")
 _UNDERLINE = re.compile(r"\s*([=\-~^*])\1{2,}\s*")
 _UNDERLINE_LEVELS = {"=": 1, "-": 2, "~": 3, "^": 4, "*": 4}
@@ -273,7 +274,7 @@ def reflow(text: str, markdown: bool = False) -> str:
     # A line that ends near the wrap width was wrapped; one that ends well short of it and
     # is followed by a capital ("Copyright (c) 1998 A. Author" over "Copyright (c) 1996 ...")
     # is a line of its own.
-    full = 0.8 * sorted(long_)[int(0.9 * (len(long_) - 1))]
+    full = _full_width(long_)
     code = _code_lines(lines) if markdown else [False] * len(lines)
     out = [lines[0]]
     for k in range(1, len(lines)):
@@ -508,7 +509,6 @@ def _html_text(raw: str) -> tuple[str, str | None, list[tuple[int, str]]]:
 # line break, some words are split by a hyphen at the end of a line, and each page repeats
 # its running header or footer ("A Brief History of Debian 3 / 21"). The chunker and the
 # context cut end a sentence at every line break, so those are undone here.
-_PDF_FULL = 0.8  # a line at least this share of the text's width was wrapped
 _PDF_EDGE = 2  # lines at a page's top and bottom that may be a running header or footer
 # Contents lines with dot leaders ("4.1 The 0.x Releases . . . . 6"), tested on lines this
 # short only: a long run of dots would make the pattern slow.
@@ -692,7 +692,7 @@ def pdf_paragraphs(pages: Sequence[str], titles: Sequence[str] = ()) -> str:
     lines = lines or every
     if not lines:
         return ""
-    full = _full_width([ln for ln, _ in lines])
+    full = _full_width([len(ln) for ln, _ in lines if len(ln) >= _WRAP_MIN])
     vocabulary = Counter(w.lower() for w in re.findall(r"\w+", "\n".join(ln for ln, _ in lines)))
     out = [lines[0][0]]
     for (prev, _), (line, note) in zip(lines, lines[1:], strict=False):
@@ -712,11 +712,12 @@ def _footnote(line: str, above: Sequence[str]) -> bool:
                                  "\n".join(above)) is not None
 
 
-def _full_width(lines: Sequence[str]) -> float:
-    """The length a line runs to when it was wrapped: a share (_PDF_FULL) of the 90th
-    percentile of the text's long lines; 0 when it has fewer than one long line."""
-    widths = sorted(len(ln) for ln in lines if len(ln) >= _WRAP_MIN)
-    return _PDF_FULL * widths[int(0.9 * (len(widths) - 1))] if widths else 0.0
+def _full_width(lengths: Sequence[int]) -> float:
+    """The length a line runs to when it was wrapped, from the lengths of a text's long
+    lines: a share (_FULL) of their 90th percentile; 0 when there are none. Plain text
+    (reflow) and PDF pages (pdf_paragraphs) are measured alike."""
+    widths = sorted(lengths)
+    return _FULL * widths[int(0.9 * (len(widths) - 1))] if widths else 0.0
 
 
 def _soft_break(prev: str, line: str, full: float, titles: set[str]) -> bool:
