@@ -565,9 +565,22 @@ _FILE_NAME = re.compile(r"[\w-]+\.(?:c|h|cc|cpp|hpp|py|pyi|js|ts|rs|go|java|rb|s
                         r"html?|xml|json|toml|ya?ml|cfg|ini|conf|csv|log|gz|zip|tar|pdf|so)")
 
 
+# Words written as a system writes them, not as prose does: a user "www-data", a file
+# "globs2", an element "magic-replace", a program "asn1Coding", an extension ".pyi" (lower
+# case first, with a digit, a hyphen or an inner dot). The question's words count as
+# support for an answer that restates it, but not these: "The www-data user has uid 37",
+# cited to a passage on the operator user's uid 37, names a user its passage never does.
+# (Compounds of words, "fixed-size", "non-free", are caught too: a passage that answers for
+# them writes them; re-judging 2754 stored answers found none that lost a right answer.)
+_SYSTEM_WORD = re.compile(r"(?<![\w.\-/])(?:\.[a-z][a-z0-9]*|[a-z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)+"
+                          r"|[a-z]+\d[A-Za-z0-9]*)(?![\w\-/])")
+
+
 def _identifiers(text: str) -> set[str]:
     names = {n for n in code_names(text) if not _FILE_NAME.fullmatch(n)}
-    return names | {m.lower() for m in _OPTION.findall(text)}
+    written = {m.lower() for m in _SYSTEM_WORD.findall(text)
+               if len(m) >= 4 and not _FILE_NAME.fullmatch(m)}
+    return names | written | {m.lower() for m in _OPTION.findall(text)}
 
 
 def numbers(text: str) -> set[str]:
@@ -583,6 +596,16 @@ def numbers(text: str) -> set[str]:
 def question_options(question: str) -> set[str]:
     """The command-line options a question asks about ("--disable-cats"), lower-cased."""
     return {i for i in _identifiers(question) if i.startswith("-")}
+
+
+def question_system_words(question: str) -> set[str]:
+    """The options and system-written words a question asks about ("--disable-cats",
+    "www-data", ".pyi"; see _SYSTEM_WORD), lower-cased: each is documented under its own
+    name, so a passage that does not write it does not answer for it."""
+    return question_options(question) | {
+        m.lower() for m in _SYSTEM_WORD.findall(question)
+        if len(m) >= 4 and not _FILE_NAME.fullmatch(m) and "_" not in m
+        and not code_names(m)}
 
 
 def holds_identifiers(identifiers: set[str], text: str) -> bool:

@@ -300,7 +300,7 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
     # An option is documented under its own name: a passage on another option ("--disable-nls"
     # for "What does --disable-cats do?") does not answer for it. (A code name's answer may
     # lie in another entry: subprocess.run's timeout in subprocess.TimeoutExpired's.)
-    asked_options = citations.question_options(question)
+    asked_options = citations.question_system_words(question)
     best: tuple[int, str, float] | None = None
     for n in numbers:
         passage = passages[n - 1]
@@ -588,7 +588,7 @@ def answer_passage(question: str, passages: Sequence[Passage], raw: str,
         if share <= ANSWER_PASSAGE_MIN_SHARE or not _speakers_speak(question, passage):
             continue
         if _about_namesake(question, passage) or not citations.holds_identifiers(
-                citations.question_options(question), f"{text}\n{passage.about}"):
+                citations.question_system_words(question), f"{text}\n{passage.about}"):
             continue
         if want and not answer_types.holds(want, text, question):
             continue

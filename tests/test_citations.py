@@ -10,6 +10,7 @@ from rag.citations import (
     ground,
     is_bare,
     marker_numbers,
+    question_system_words,
     render,
     split_cited,
     strip_markers,
@@ -443,6 +444,42 @@ def test_a_question_identifier_the_claim_repeats_must_be_in_its_passage():
     q = "How do I make an on/off flag?"
     assert assess("An on/off flag is made with action='store_true'.",
                   "action='store_true' makes a flag that stores True", q).supported
+
+
+def test_a_system_written_word_of_the_question_must_be_in_the_passage():
+    # A user, a file, an element: the question's words vouch for no claim about them.
+    q = "What uid does the www-data user have?"
+    operator = "the operator user is no longer created by default. It had uid 37."
+    verdict = assess("The www-data user has the uid 37.", operator, q)
+    assert not verdict.supported and verdict.reason == "subject"
+    assert assess("The www-data user has the uid 33.", "www-data: uid 33. Some web servers "
+                  "run as www-data.", q).supported
+    q = "In which version of the specification was the globs2 file introduced?"
+    assert assess("The globs2 file was introduced in version 0.21.",
+                  "This is version 0.21 of the specification.", q).reason == "subject"
+    q = "Where must type stub (.pyi) files be installed?"
+    assert assess("Type stub files (.pyi) must be installed in /usr/lib/python3/dist-packages.",
+                  "Public modules must be installed in /usr/lib/python3/dist-packages.",
+                  q).reason == "subject"
+    # The page's title or heading may write it; a capitalised compound is a name, which
+    # the name rule checks ("Armenian-American" of the question vouches for itself there).
+    assert assess("The magic-replace element replaces the magic rules.", "It replaces the "
+                  "magic rules of the type.", "What does the magic-replace element do?",
+                  about="Shared MIME-info › magic-replace").supported
+    q = "How did Peskov react to the joint Armenian-American exercise?"
+    assert assess("Peskov was wary of the joint Armenian-American exercise.",
+                  "Peskov said: “This causes wariness.” The joint exercise with the US ...",
+                  q).supported
+
+
+def test_system_written_words_are_told_from_prose():
+    assert question_system_words("What uid does www-data have, and what does asn1Coding "
+                                 "--strict do with .pyi files?") == {
+        "www-data", "asn1coding", "--strict", ".pyi"}
+    # Not abbreviations, file names (what a document is about), code names (whose answer may
+    # lie in another entry) or capitalised names.
+    assert question_system_words("Does zpipe.c, e.g. os.cpu_count or lru_cache, need the "
+                                 "Armenian-American Python3 notes?") == set()
 
 
 def test_a_month_is_named_by_its_abbreviation():

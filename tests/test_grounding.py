@@ -421,6 +421,20 @@ def test_a_quote_for_an_option_comes_from_that_options_passage():
     assert not v.abstained and [c.n for c in v.citations] == [2]  # re-pointed to its passage
 
 
+def test_no_quote_for_a_system_word_from_a_passage_that_never_writes_it():
+    # The model's answer is withheld; "It had uid 37." holds the question's "uid" and a
+    # number, but is about the operator user, not www-data.
+    q = "What uid does the www-data user have?"
+    operator = _p("In Debian, the use of a utility such as sudo is preferred over such "
+                  "highly-special-purpose accounts, and the operator user is no longer created "
+                  "by default. It had uid 37.")
+    v = judge(q, q, [operator], "The www-data user has the uid 37 [1].")
+    assert v.abstained and "uid 37" not in v.text
+    www = _p("www-data\nSome web servers run as www-data. It has uid 33.")
+    v = judge(q, q, [operator, www], "The www-data user has the uid 33 [1].")
+    assert not v.abstained and [c.n for c in v.citations] == [2]
+
+
 BENCH = _p("| Compressor name | Ratio | Compression| Decompress.|\n"
            "| --------------- | ------| -----------| ---------- |\n"
            "| **zstd 1.5.1 -1** | 2.887 | 530 MB/s | 1700 MB/s |\n"
