@@ -503,45 +503,80 @@ def _typed(want: answer_types.Expected, question: str, kept: Sequence[CitedSente
                                                                           question))
 
 
-_SAY_QUESTION = re.compile(r"^\s*(?:and\s+)?what\s+(?:else\s+)?(?:did|does|do|has|have)\b",
+_SAY_QUESTION = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+(?:else\s+)?(?:did|does|do|has|have)\b",
                            re.IGNORECASE)
+# "What did Pashinyan tell La Repubblica ..., and how did Peskov answer?": a question may ask
+# for the words of several people, one part each.
+_NEXT_PART = re.compile(r"(?:,\s*|;\s*|,?\s+)and\s+(?=(?:what|how)\b)|;\s*(?=(?:what|how)\b)",
+                        re.IGNORECASE)
+# A question asks for words with verbs of its own: "what did X tell", "how did X answer".
+_ASKED_WORDS = re.compile(r"\b(?:did|does|do|has|have)\s+(?:[A-Z][\w’'-]+\s+)*?([A-Z][\w’'-]+)"
+                          r"\s+(?:also\s+)?(?:tell|answer|respond|reply|react|comment|add|write|explain|"
+                          r"claim|argue|warn|announce|declare|insist|stress)\b")
 _MAX_OTHER_STATEMENTS = 2
+# What these verbs ask for is the words themselves, not a topic a passage must share.
+_ASKING_WORDS = frozenset(content_terms("tell answer respond reply react comment add write "
+                                         "explain claim argue warn announce declare insist "
+                                         "stress"))
+
+
+def _asked_speakers(question: str) -> list[tuple[set[str], str]]:
+    """The parts of ``question`` that ask what someone said, each with the names asked to
+    speak in it: [({"Peskov"}, "What did Peskov say?")]."""
+    out = []
+    for part in _NEXT_PART.split(question):
+        if not _SAY_QUESTION.match(part):
+            continue
+        names = citations.speakers(part) | {
+            m.group(1) for m in _ASKED_WORDS.finditer(part)
+            if m.group(1) in key_terms(part, skip_first=True)}
+        if names:
+            out.append((names, part))
+    return out
 
 
 def _other_statements(question: str, kept: Sequence[CitedSentence],
                       passages: Sequence[Passage], warnings: list[str]) -> list[CitedSentence]:
     """"What did X say?" wants every statement of X's the passages hold, not the first one
     the model picked: each passage that shows X speaking (about the question's topic, if it
-    names one) and that the answer does not cite adds X's statement, quoted and cited."""
-    names = citations.speakers(question)
-    if not names or not _SAY_QUESTION.match(question) or not any(s.cites for s in kept):
+    names one) and that the answer does not cite adds X's statement, quoted and cited. A
+    question in parts ("What did X tell ..., and how did Y answer?") is asked so of each
+    part; a part whose people the answer never names gets their statement even from a
+    passage the answer cites for another part's (the passage that quotes X quoting Y's
+    reply)."""
+    if not any(s.cites for s in kept):
         return []
-    name_keys = {term_key(n) for n in names}
-    topic = set(content_terms(question)) - name_keys
+    answer_keys = word_keys(" ".join(s.text for s in kept))
     cited = {n for s in kept for n in s.cites}
-    cited_text = normalize(" ".join(passages[n - 1].chunk.text for n in cited))
     said = set(content_terms(" ".join(s.text for s in kept)))
     added: list[CitedSentence] = []
-    for n, passage in enumerate(passages, start=1):
-        text = passage.chunk.text
-        if n in cited or not _speakers_speak(question, passage):
-            continue
-        if topic and 2 * len(topic & set(content_terms(text))) < len(topic):
-            continue
-        statement = _statement(text, names)
-        if not statement or normalize(statement) in cited_text:
-            continue  # the answer cites a passage that holds this statement already
-        terms = set(content_terms(statement)) - name_keys
-        if terms and len(terms & said) >= 0.6 * len(terms):
-            continue  # the answer says it already, in its own words
-        said |= terms
-        checked = citations.check([CitedSentence(statement, (n,))], passages).sentences
-        if checked and checked[0].cites:
-            added.append(checked[0])
-            warnings.append(f"added what passage [{n}] reports {', '.join(sorted(names))} "
-                            "saying, which the model's answer left out")
-        if len(added) == _MAX_OTHER_STATEMENTS:
-            break
+    for names, part in _asked_speakers(question):
+        name_keys = {term_key(n) for n in names}
+        unnamed = not any(citations.named(k, answer_keys) for k in name_keys)
+        topic = set(content_terms(part)) - name_keys - _ASKING_WORDS
+        cited_text = normalize(" ".join(passages[n - 1].chunk.text for n in cited))
+        for n, passage in enumerate(passages, start=1):
+            text = passage.chunk.text
+            if (n in cited and not unnamed) or not all(
+                    citations.shows_speaking(name, text) for name in names):
+                continue
+            if topic and 2 * len(topic & set(content_terms(text))) < len(topic):
+                continue
+            statement = _statement(text, names)
+            if not statement or (normalize(statement) in cited_text and not unnamed):
+                continue  # the answer cites a passage that holds this statement already
+            terms = set(content_terms(statement)) - name_keys
+            if terms and len(terms & said) >= 0.6 * len(terms):
+                continue  # the answer says it already, in its own words
+            said |= terms
+            checked = citations.check([CitedSentence(statement, (n,))], passages).sentences
+            if checked and checked[0].cites:
+                added.append(checked[0])
+                unnamed = False
+                warnings.append(f"added what passage [{n}] reports {', '.join(sorted(names))} "
+                                "saying, which the model's answer left out")
+            if len(added) == _MAX_OTHER_STATEMENTS:
+                return added
     return added
 
 

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 from rag.citations import CitedSentence
 from rag.grounding import (
+    _asked_speakers,
     answer_passage,
     before_generation,
     judge,
@@ -121,6 +122,29 @@ def test_what_did_x_say_gets_every_statement_the_passages_hold():
     how = "How did Peskov react to the exercise?"
     v = judge(how, how, passages, "Peskov said that this causes wariness [1].")
     assert [s.cites for s in v.sentences] == [(1,)]
+
+
+def test_a_question_in_parts_gets_each_asked_persons_words():
+    # The passage that quotes Pashinyan also quotes Peskov's reply; the model cited it for
+    # Pashinyan's words and left the reply out: the part that asks for it gets it.
+    both = _p("And he explained, “We see that Russia itself is withdrawing from the region. "
+              "One day we will just wake up and see that Russia is not here.”\n\nRussian "
+              "presidential spokesman Dmitry Peskov responded to this statement: “Russia is an "
+              "absolutely integral part of this region. Russia cannot leave Armenia.”", 5000)
+    q = ("What did Pashinyan tell La Repubblica about Russia withdrawing, and how did Peskov "
+         "answer?")
+    v = judge(q, q, (REPUBBLICA, both), "Pashinyan told La Repubblica that Russia is "
+              "withdrawing from the region [1][2].")
+    assert "Russia cannot leave Armenia" in v.text and [s.cites for s in v.sentences] == [
+        (1, 2), (2,)]
+    assert any("Peskov saying" in w for w in v.warnings)
+    # An answer that gives the reply already gets nothing more.
+    v = judge(q, q, (REPUBBLICA, both), "Pashinyan told La Repubblica that Russia is "
+              "withdrawing from the region [1][2]. Peskov responded that Russia cannot leave "
+              "Armenia [2].")
+    assert len(v.sentences) == 2 and not any("Peskov saying" in w for w in v.warnings)
+    assert [names for names, _ in _asked_speakers(q)] == [{"Pashinyan"}, {"Peskov"}]
+    assert _asked_speakers("How does str.split work, and what does it return?") == []
 
 
 def test_an_answer_without_the_asked_type_abstains():
