@@ -262,7 +262,15 @@ def _quote_source(question: str, claim: str, passages: Sequence[Passage],
     of theirs is); otherwise abstain."""
     best = _best_sentence(question, claim, passages, prefer) if prefer else None
     if best is None or best[2] < POINTED_MIN_SHARE:
+        numbers = list(numbers)
         best = _best_sentence(question, claim, passages, numbers)
+        if claim and _yes_no(question, question):
+            # A yes/no question is answered by a sentence on its own terms; a claim that
+            # wandered off them ("the analysts do not agree that Armenia is changing course,
+            # and do not believe Putin would be arrested") must not decide which one.
+            alone = _best_sentence(question, "", passages, numbers)
+            if alone is not None and (best is None or alone[2] > best[2]):
+                best = alone
         if best is not None and best[2] < EXTRACTIVE_MIN_SHARE:
             best = None
     if best is not None:

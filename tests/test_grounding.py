@@ -340,9 +340,12 @@ def test_a_yes_no_answer_is_not_vouched_for_by_the_question_words():
            "Armenia is changing the vector of its foreign policy, and they do not believe that "
            "Putin would be arrested if he came to Armenia [1].")
     v = judge(q, q, (majority, analyst), raw)
-    # Putin is named only by the question: the passage cited cannot vouch for him, and the
-    # claim holds too little of the other passage's sentence to quote it instead.
-    assert v.abstained and "withheld" in v.text
+    # Putin is named only by the question: the passage cited cannot vouch for him. The claim
+    # holds too little of the other passage's sentence to pick it, but the question's own
+    # terms do: that sentence answers, quoted and cited.
+    assert v.mode == "extractive" and "will not be arrested" in v.text
+    assert [c.n for c in v.citations] == [2]
+    assert any("no sentence of the model's answer is supported" in w for w in v.warnings)
     # The same words for a question that is not a yes/no one may restate it.
     wq = "What do the analysts in the majority not agree with?"
     assert judge(wq, wq, (majority,), "They do not agree with the opinion that Armenia is "
