@@ -41,10 +41,13 @@ _NAMED_NOUNS = (r"newspaper|paper|magazine|journal|outlet|agency|organi[sz]ation
                 r"alliance|union|body|institution|university|team|channel|station|broadcaster")
 _KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("count", re.compile(_OPENING + r"how\s+(?:many|much)\b", re.IGNORECASE)),
-    # "What is the population of Armenia?": a quantity, which a number states.
+    # "What is the population of Armenia?", "What is the maximum length, in characters, of
+    # a glob?", "What is the numeric value of ASN1_MAX_NAME_SIZE?": a quantity, which a
+    # number states.
     ("count", re.compile(_OPENING + r"what\s+(?:is|was|are|were)\s+the\s+(?:\w+\s+)?"
                          r"(?:population|number|amount|total|size|area|length|height|weight|"
-                         r"distance|cost|price|budget|percentage)\s+of\b", re.IGNORECASE)),
+                         r"distance|cost|price|budget|percentage|numeric(?:al)?\s+value)"
+                         r"(?:,[^,?]{1,40},)?\s+of\b", re.IGNORECASE)),
     ("year", re.compile(_OPENING + r"(?:in\s+|since\s+)?(?:which|what)\s+year\b", re.IGNORECASE)),
     ("version", re.compile(_OPENING + r"(?:in\s+|since\s+|from\s+)?(?:which|what)\s+"
                            r"(?:\w+\s+)?version\b", re.IGNORECASE)),

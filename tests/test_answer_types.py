@@ -15,6 +15,9 @@ from rag.answer_types import Expected, expected, holds, values
     ("What is the population of Armenia?", "count"),
     ("What was the total area of the occupied territory?", "count"),
     ("What is the purpose of the exercise?", None),
+    ("What is the numeric value of ASN1_MAX_NAME_SIZE?", "count"),
+    ("What is the maximum length, in characters, of a glob pattern?", "count"),
+    ("What is the default value of sep?", None),  # None, a string, ...: not a number
     ("Who flew to Kiev on September 6?", "name"),
     ("Which newspaper interviewed Pashinyan on September 2?", "name"),
     # Only the opening decides: a "how many" inside the question asks for no count.
