@@ -51,7 +51,10 @@ _KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("year", re.compile(_OPENING + r"(?:in\s+|since\s+)?(?:which|what)\s+year\b", re.IGNORECASE)),
     ("version", re.compile(_OPENING + r"(?:in\s+|since\s+|from\s+)?(?:which|what)\s+"
                            r"(?:\w+\s+)?version\b", re.IGNORECASE)),
-    ("time", re.compile(_OPENING + r"when\b", re.IGNORECASE)),
+    ("time", re.compile(_OPENING + r"(?:when\b|(?:what|which)\s+(?:date|day)\b)", re.IGNORECASE)),
+    # "What is the name of the Chief of the General Staff ...?"
+    ("name", re.compile(_OPENING + r"what(?:\s+is|\s+was|['’]s)\s+the\s+(?:\w+\s+)?names?\s+of\b",
+                        re.IGNORECASE)),
     ("name", re.compile(_OPENING + rf"(?:(?:who|whom|whose)\b|(?:which|what)\s+(?:{_NAMED_NOUNS})"
                         r"(?:s|es)?\b)", re.IGNORECASE)),
     ("exception", re.compile(_OPENING + r"(?:which|what)\s+(?:\w+\s+)?exceptions?\b",
@@ -116,7 +119,9 @@ def values(kind: Kind, text: str, question: str = "") -> list[str]:
         found = [m.group() for m in _COUNT.finditer(text)
                  if not _YEAR.fullmatch(m.group())
                  and not any(lo <= m.start() < hi for lo, hi in dates)
-                 and not _enumerator(text, m)]
+                 and not _enumerator(text, m)
+                 # "one of the speakers" counts nothing
+                 and not (m.group().lower() == "one" and text[m.end():].startswith(" of "))]
     elif kind == "year":
         found = _YEAR.findall(text)
     elif kind == "version":
@@ -128,11 +133,19 @@ def values(kind: Kind, text: str, question: str = "") -> list[str]:
     else:
         asked_words = set(words(question))
         found = [m.group() for m in _CAPITALISED.finditer(text) if m.group()[0].isupper()
-                 and (w := (words(m.group()) or [""])[0]) and w not in asked_words
+                 and (w := (words(m.group()) or [""])[0]) and not _asked(w, asked_words)
                  and w not in STOPWORDS and w not in QUESTION_WORDS
                  and not re.fullmatch(rf"{_MONTH}|{_WEEKDAY}", w)]
         return found
     return [v for v in found if not occurs(v, question)]
+
+
+def _asked(word: str, asked_words: set[str]) -> bool:
+    """Whether the question holds ``word``, up to a demonym's ending ("Armenia" is asked by
+    "Armenian": a name the question gives is no answer to it)."""
+    return word in asked_words or any(
+        len(a) >= 5 and len(word) >= 5 and (a.startswith(word) or word.startswith(a))
+        and abs(len(a) - len(word)) <= 3 for a in asked_words)
 
 
 def _enumerator(text: str, m: re.Match[str]) -> bool:

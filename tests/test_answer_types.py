@@ -18,6 +18,10 @@ from rag.answer_types import Expected, expected, holds, values
     ("What is the numeric value of ASN1_MAX_NAME_SIZE?", "count"),
     ("What is the maximum length, in characters, of a glob pattern?", "count"),
     ("What is the default value of sep?", None),  # None, a string, ...: not a number
+    ("On what date did parliament vote?", "time"),
+    ("Which day does the exercise start?", "time"),
+    ("What is the name of the Chief of the General Staff?", "name"),
+    ("What's the name of the spokesman?", "name"),
     ("Who flew to Kiev on September 6?", "name"),
     ("Which newspaper interviewed Pashinyan on September 2?", "name"),
     # Only the opening decides: a "how many" inside the question asks for no count.
@@ -61,6 +65,14 @@ def test_the_opening_of_a_question_sets_the_type(question, kind):
     ("When must the written offer be valid?", "For as long as you offer spare parts.", False),
     ("Which newspaper interviewed Pashinyan?", "The Italian newspaper La Repubblica.", True),
     ("Which newspaper interviewed Pashinyan?", "A newspaper interviewed Pashinyan.", False),
+    # "one of the speakers" counts nothing; a demonym of the question's name is no new name.
+    ("How many tonnes of aid did she bring?", "She was one of the speakers of the summit.",
+     False),
+    ("How many tonnes of aid did she bring?", "She brought one tonne of aid.", True),
+    ("What is the name of the Armenian Chief of the General Staff?",
+     "It is the Chief of the General Staff of Armenia.", False),
+    ("What is the name of the Armenian Chief of the General Staff?",
+     "Chief of the General Staff Edward Asryan.", True),
 ])
 def test_a_text_holds_a_value_of_the_type(question, text, ok):
     want = expected(question)
