@@ -583,10 +583,16 @@ def _identifiers(text: str) -> set[str]:
     return names | written | {m.lower() for m in _OPTION.findall(text)}
 
 
+_V_VERSION = re.compile(r"(?<![\w.])[vV](\d+(?:\.\d+)+)\b")
+
+
 def numbers(text: str) -> set[str]:
     """The numbers of ``text`` as key terms; one joined to a word stands also on its own
-    ("386-based" holds "386"), and an ordinal for its number ("5th" holds "5")."""
+    ("386-based" holds "386"), an ordinal for its number ("5th" holds "5"), and a version
+    for its number ("v2.39" holds "2.39")."""
     found = {t for t in key_terms(text) if t[0].isdigit()}
+    # A version written with its "v" ("Git v2.39 Release Notes") is the number 2.39.
+    found |= {m.group(1) for m in _V_VERSION.finditer(text)}
     parts = {p for t in found if "-" in t for p in t.split("-") if p[:1].isdigit()}
     ordinals = {m.group(1) for t in found | parts
                 if (m := re.fullmatch(r"(\d+)(?:st|nd|rd|th)", t))}

@@ -179,13 +179,25 @@ def judge(question: str, asked: str, passages: Sequence[Passage], raw: str,
 def _unheld_numbers(question: str, kept: Sequence[CitedSentence],
                     passages: Sequence[Passage]) -> str:
     """The question's numbers that none of the passages the answer cites holds (with their
-    headings), joined for a message; "" when they all hold them."""
-    cited = {n for s in kept for n in s.cites}
+    headings), joined for a message; "" when they all hold them.
+
+    A retrieved passage that a cited one continues (the same document and section, ending
+    at most _STORY_GAP characters before it) holds them for it: "In the 1961 Rose Bowl
+    prank, how many copies ...?" is answered by the passage after the one that names 1961.
+    """
+    cited = [passages[n - 1].chunk for n in {n for s in kept for n in s.cites}]
     if not cited:
         return ""
-    held = citations.numbers("\n".join(f"{passages[n - 1].chunk.text}\n{passages[n - 1].about}"
-                                        for n in cited))
+    leads = [p.chunk for p in passages if any(
+        p.chunk.doc_id == c.doc_id and p.chunk.heading == c.heading
+        and 0 <= c.start - p.chunk.end <= _STORY_GAP for c in cited)]
+    about = {p.chunk.chunk_id: p.about for p in passages}
+    held = citations.numbers("\n".join(f"{c.text}\n{about.get(c.chunk_id, '')}"
+                                        for c in [*cited, *leads]))
     return ", ".join(sorted(citations.numbers(question) - held))
+
+
+_STORY_GAP = 600
 
 
 # "non-free", "non-Linux", "non-empty": a compound that negates its base word.

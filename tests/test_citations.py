@@ -10,6 +10,7 @@ from rag.citations import (
     ground,
     is_bare,
     marker_numbers,
+    numbers,
     question_system_words,
     render,
     split_cited,
@@ -527,6 +528,15 @@ def test_spelled_numbers():
     assert spelled_numbers("three years, twenty-five days, one of them, Forty") == {3, 25, 40}
     assert spelled_numbers("two hundred people, hundreds of them, 1.5 million") == {200}
     assert number_values("1,000 items and 3 years") == {1000, 3}
+
+
+def test_a_version_written_with_its_v_is_its_number():
+    assert {"2.39", "2.38"} <= numbers("Git v2.39 Release Notes, fixes since v2.38")
+    assert "2.39" not in numbers("GPLv2.39")  # a name with a digit is no version
+    q = "What new option did git patch-id pick up in Git 2.39?"
+    assert assess("In Git 2.39, git patch-id picked up --include-whitespace.",
+                  "A new --include-whitespace option is added to git patch-id.", q,
+                  about="Git v2.39 Release Notes").supported
 
 
 def test_a_number_joined_to_a_word_stands_on_its_own():

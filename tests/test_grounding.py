@@ -535,12 +535,13 @@ def test_a_quote_must_speak_of_what_the_question_asks_not_only_its_names():
 
 
 def test_the_questions_numbers_must_be_in_a_passage_the_answer_cites():
-    q = "Who chaired the Technical Committee when Debian 3.0 was released?"
+    q = "How was the Technical Committee's chair chosen when Debian 3.0 was released?"
     constitution = _p("The Technical Committee elects a Chair from its members. The Chair of "
                       "the Technical Committee is elected by the Committee.", 0)
     v = judge(q, q, (constitution,), "The Chair of the Technical Committee was elected by the "
               "Committee [1].")
     assert v.abstained and "3.0" in v.text
+    q = "Who chaired the Technical Committee when Debian 3.0 was released?"
     history = _p("Debian 3.0 (woody) was released in July 2002. Bdale Garbee chaired the "
                  "Technical Committee then.", 0)
     v = judge(q, q, (history,), "Bdale Garbee chaired the Technical Committee [1].")
@@ -550,6 +551,21 @@ def test_the_questions_numbers_must_be_in_a_passage_the_answer_cites():
     v = judge(q, q, (_p("On September 5th, the ministry recalled its envoy.", 0),),
               "The ministry recalled its envoy [1].")
     assert not v.abstained
+
+
+def test_a_passage_continuing_the_one_that_names_the_questions_number_holds_it():
+    q = ("In the 1961 Rose Bowl prank, how many copies of the blank sheet did the students "
+         "get printed?")
+    story = _p("In 1961, students from Caltech hacked the Rose Bowl football game.", 0)
+    copies = _p("They stole a blank direction sheet for the card stunts. They then had a printer "
+                "run off 2300 copies of the blank.", len(story.chunk.text) + 1)
+    answer = "The students had 2300 copies of the blank sheet printed [2]."
+    v = judge(q, q, (story, copies), answer)
+    assert not v.abstained and "2300" in v.text
+    # A passage from far before, or alone, speaks of another case.
+    far = replace(copies, chunk=replace(copies.chunk, start=5000, end=5100))
+    assert judge(q, q, (story, far), answer).abstained
+    assert judge(q, q, (copies,), answer.replace("[2]", "[1]")).abstained
 
 
 def test_an_answer_about_the_opposite_of_a_negated_term_is_removed():
