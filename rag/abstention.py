@@ -11,8 +11,8 @@ import re
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 
-from .citations import speakers
-from .text import code_names, key_terms, term_key, word_keys
+from .citations import named, speakers
+from .text import code_names, key_terms, question_parts, term_key, word_keys, words
 from .types import Passage
 
 # The model says its sources do not answer: these phrases are refusals wherever they stand.
@@ -61,6 +61,9 @@ def check_evidence(question: str, passages: Sequence[Passage], corpus_words: Con
     - a code name of the question ("os.process_cpu_count", "copy.replace") that no document
       writes, in full or as its last two parts ("Path.walk" for "pathlib.Path.walk");
     - "What did X say?" when X speaks nowhere in the documents (``speaks(X)`` is False).
+
+    A seat of power stands for its country ("the Kremlin" is there if Russia is), and a
+    question in parts abstains only if every part names something absent.
     """
     if not passages:
         return EvidenceCheck(True)
@@ -69,10 +72,18 @@ def check_evidence(question: str, passages: Sequence[Passage], corpus_words: Con
     def anywhere(key: str) -> bool:
         return key in present or key in corpus_words
 
-    # "Russian-led": one part in the documents is enough; so is the name of "GPLv3",
-    # "IPv6" or "Python3", which the documents may write "GPL version 3".
-    missing = tuple(t for t in key_terms(question, skip_first=True)
-                    if not any(anywhere(term_key(part)) for part in _parts(t)))
+    def absent(text: str) -> list[str]:
+        seats = _seat_words(text, lambda c: named(term_key(c), present)
+                            or anywhere(term_key(c)))
+        # "Russian-led": one part in the documents is enough; so is the name of "GPLv3",
+        # "IPv6" or "Python3", which the documents may write "GPL version 3".
+        return [t for t in key_terms(text, skip_first=True) if t.lower() not in seats
+                and not any(anywhere(term_key(part)) for part in _parts(t))]
+
+    # A question in parts is answered in part: "What did Pashinyan call a strategic mistake,
+    # and how did X respond?" is not left unanswered because X is in no document.
+    by_part = [absent(part) for part in question_parts(question)]
+    missing = tuple(dict.fromkeys(t for part in by_part for t in part)) if all(by_part) else ()
     # Code names: "os.process_cpu_count()" in no document is a function they do not have,
     # even though "process", "cpu" and "count" are all words of theirs.
     known = set().union(*(code_names(p.chunk.text) for p in passages))
@@ -84,6 +95,22 @@ def check_evidence(question: str, passages: Sequence[Passage], corpus_words: Con
         return EvidenceCheck(True, missing)
     silent = tuple(sorted(n for n in speakers(question) if not speaks(n)))
     return EvidenceCheck(bool(silent), silent=silent)
+
+
+# Seats of power stand for their governments in the press ("the Kremlin's spokesman", "how
+# did the White House react"): a question naming one asks about its country, which the
+# documents may name instead ("Russian presidential spokesman Dmitry Peskov").
+_SEATS = {"kremlin": ("Russia",), "white house": ("America", "Washington"),
+          "pentagon": ("America", "Washington"), "downing street": ("Britain", "London"),
+          "elysee": ("France", "Paris"), "élysée": ("France", "Paris")}
+
+
+def _seat_words(text: str, known: Callable[[str], bool]) -> set[str]:
+    """The words of the seats of power ``text`` names whose country is ``known``."""
+    said = " ".join(words(text))
+    return {w for seat, countries in _SEATS.items()
+            if re.search(rf"\b{seat}\b", said) and any(known(c) for c in countries)
+            for w in seat.split()}
 
 
 _VERSIONED = re.compile(r"([A-Za-z]{2,}?)[-_]?v?\d+(?:\.\d+)*")

@@ -28,7 +28,16 @@ from dataclasses import dataclass, replace
 from . import abstention, answer_types, citations, prompts
 from .chunking import sentence_spans
 from .citations import CitedSentence
-from .text import code_names, content_terms, key_terms, normalize, open_quote, term_key, word_keys
+from .text import (
+    code_names,
+    content_terms,
+    key_terms,
+    normalize,
+    open_quote,
+    question_parts,
+    term_key,
+    word_keys,
+)
 from .types import AnswerMode, Citation, Passage, Revision
 
 # How much of the model's claim (and the question) a source sentence must share to be
@@ -527,8 +536,6 @@ _SAY_QUESTION = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+(?:else\s+)?(?:did|do
                            re.IGNORECASE)
 # "What did Pashinyan tell La Repubblica ..., and how did Peskov answer?": a question may ask
 # for the words of several people, one part each.
-_NEXT_PART = re.compile(r"(?:,\s*|;\s*|,?\s+)and\s+(?=(?:what|how)\b)|;\s*(?=(?:what|how)\b)",
-                        re.IGNORECASE)
 # A question asks for words with verbs of its own: "what did X tell", "how did X answer".
 _ASKED_WORDS = re.compile(r"\b(?:did|does|do|has|have)\s+(?:[A-Z][\w’'-]+\s+)*?([A-Z][\w’'-]+)"
                           r"\s+(?:also\s+)?(?:tell|answer|respond|reply|react|comment|add|write|explain|"
@@ -544,7 +551,7 @@ def _asked_speakers(question: str) -> list[tuple[set[str], str]]:
     """The parts of ``question`` that ask what someone said, each with the names asked to
     speak in it: [({"Peskov"}, "What did Peskov say?")]."""
     out = []
-    for part in _NEXT_PART.split(question):
+    for part in question_parts(question):
         if not _SAY_QUESTION.match(part):
             continue
         names = citations.speakers(part) | {

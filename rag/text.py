@@ -110,6 +110,18 @@ def content_terms(text: str) -> list[str]:
     return [stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1 or w.isdigit()]
 
 
+# "What did Pashinyan tell La Repubblica ..., and how did Peskov answer?": a question may ask
+# several things, one part each.
+_NEXT_PART = re.compile(r"(?:,\s*|;\s*|,?\s+)and\s+(?=(?:what|how|who|when|why|where|which)\b)"
+                        r"|;\s*(?=(?:what|how|who|when|why|where|which)\b)", re.IGNORECASE)
+
+
+def question_parts(question: str) -> list[str]:
+    """The parts of a question that asks several things ("What did X say, and how did Y
+    answer?"), or the question alone."""
+    return [p for p in _NEXT_PART.split(question) if p.strip()]
+
+
 def key_terms(text: str, skip_first: bool = False) -> list[str]:
     """Names and numbers in a text, as written: the words an answer must be about.
 

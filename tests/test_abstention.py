@@ -44,6 +44,12 @@ def speaks(name: str) -> bool:
     # In the documents, though not in these passages: left to the model.
     ("What did Simonyan say about Armenia?", False, ()),
     ("Why is Armenia unhappy with the Russian-led bloc?", False, ()),
+    # A seat of power stands for its country, when the documents name the country.
+    ("Who speaks for the Kremlin?", False, ()),
+    ("How did the White House react?", True, ("White", "House")),
+    # A question in parts abstains only when every part names something absent.
+    ("What did Peskov say, and how did Macron answer?", False, ()),
+    ("What did Macron say, and how did Scholz answer?", True, ("Macron", "Scholz")),
 ])
 def test_evidence_check(question, abstain, missing):
     check = check_evidence(question, PASSAGES, CORPUS, speaks)
