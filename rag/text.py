@@ -96,8 +96,10 @@ def words(text: str) -> list[str]:
 def stem(word: str) -> str:
     """A light English suffix stripper: enough to match "ratified"/"ratification", and
     "raise"/"raises"/"raised" or "class"/"classes" (a final "e" goes, "ss" keeps its "s")."""
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
+    if word.endswith(("ies", "ied")) and len(word) > 4:
+        return word[:-3] + "y"  # "ratified", "ratifies" -> "ratify"
+    if word.endswith(("ification", "ifications")):
+        return word[: word.rindex("ification")] + "ify"  # "ratification" -> "ratify"
     for suffix in ("ations", "ation", "ings", "ing", "ied", "ed", "es", "s", "ly"):
         if (word.endswith(suffix) and len(word) - len(suffix) >= 4
                 and not (suffix == "s" and word.endswith("ss"))):

@@ -339,6 +339,8 @@ def test_a_contradicted_sentence_is_not_repointed_to_a_passage_silent_on_its_spe
     ("raise", "raises", "raised", "raising"), ("change", "changes", "changed", "changing"),
     ("believe", "believes", "believed"), ("guarantee", "guarantees", "guaranteed"),
     ("class", "classes"), ("process", "processes"), ("value", "values"),
+    ("ratify", "ratifies", "ratified", "ratifying", "ratification"),
+    ("specify", "specified", "specification", "specifications"), ("copy", "copied", "copies"),
 ])
 def test_the_forms_of_a_word_have_one_stem(forms):
     # "What exception does it raise?" is matched by "raises" (retrieval and the checker).
