@@ -464,6 +464,25 @@ def _terms(text: str) -> set[str]:
     return set(content_terms(text))
 
 
+def _said_by_another(name: str, sentence: str, passages_text: str) -> bool:
+    """Whether the passage sentences that say the claim of "``name`` said <claim>" are each
+    someone else's words: "Simonyan said that Russia's rhetoric is on the verge of rudeness",
+    cited to a passage where Simonyan speaks of the Lachin corridor and then "Zakharova said
+    in this regard that ... on the verge of rudeness". The closest sentences are those
+    sharing most of the claim's words (two at least, and a third of them); a sentence
+    without a speaker of its own (a quotation, "he told ...") belongs to no one else."""
+    terms = _terms(frame_and_claim(sentence)[1])
+    texts = [passages_text[lo:hi] for lo, hi in sentence_spans(passages_text)]
+    scored = [len(terms & _terms(text)) for text in texts]
+    shared = max(scored, default=0)
+    if shared < 2 or 3 * shared < len(terms):
+        return False
+    key = term_key(name)
+    closest = [text for text, n in zip(texts, scored, strict=True) if n == shared]
+    return all((said := {term_key(n) for n in speakers(text)}) and key not in said
+               for text in closest)
+
+
 def passage_speakers(text: str) -> set[str]:
     """Names a text presents as speaking ("Peskov said", "according to Zakharova")."""
     return {term_key(n) for lo, hi in sentence_spans(text) for n in speakers(text[lo:hi])}
@@ -519,7 +538,11 @@ def assess(sentence: str, passages_text: str, question: str = "",
         return Assessment(0.0, "number")
     asked = {term_key(n) for n in key_terms(question)} if question else set()
     for name in speakers(sentence):
-        if shows_speaking(name, passages_text) or _document_named(name, sentence, about):
+        if shows_speaking(name, passages_text):
+            if _said_by_another(name, sentence, passages_text):
+                return Assessment(0.0, "speaker")
+            continue
+        if _document_named(name, sentence, about):
             continue
         others = passage_speakers(passages_text) - {term_key(name)}
         if term_key(name) in asked and not others:

@@ -485,6 +485,25 @@ def test_system_written_words_are_told_from_prose():
                                  "Armenian-American Python3 notes?") == set()
 
 
+def test_words_another_person_said_are_not_the_asked_speakers():
+    passage = ("Armenian Parliament Speaker Alen Simonyan also spoke about the fact that the "
+               "Lachin corridor should be under the jurisdiction of Russian peacekeepers. "
+               "Russian Foreign Ministry spokesperson Maria Zakharova said in this regard that "
+               "Yerevan's public rhetoric about the Lachin corridor is on the verge of rudeness.")
+    q = "What did Alen Simonyan say about the Lachin corridor?"
+    verdict = assess("Alen Simonyan said that the public rhetoric about the Lachin corridor is "
+                     "on the verge of rudeness.", passage, q)
+    assert not verdict.supported and verdict.reason == "speaker"
+    assert assess("Alen Simonyan said that the Lachin corridor should be under the "
+                  "jurisdiction of Russian peacekeepers.", passage, q).supported
+    assert assess("Maria Zakharova said that the public rhetoric about the Lachin corridor is "
+                  "on the verge of rudeness.", passage, q).supported
+    # A quotation after "X said:" has no speaker of its own: it is X's.
+    quoted = "Peskov said:\n\n“This causes wariness, especially in the current situation.”"
+    assert assess("Peskov said that this causes wariness in the current situation.", quoted,
+                  "What did Peskov say?").supported
+
+
 def test_a_month_is_named_by_its_abbreviation():
     text = "/* Version history:\n1.0 30 Oct 2004 First version */"
     assert assess("The first version was written on 30 October 2004.", text).supported

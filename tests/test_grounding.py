@@ -124,6 +124,19 @@ def test_what_did_x_say_gets_every_statement_the_passages_hold():
     assert [s.cites for s in v.sentences] == [(1,)]
 
 
+def test_another_persons_words_given_as_the_asked_persons_are_replaced_by_theirs():
+    q = "What did Alen Simonyan say about Russia's role in the Lachin corridor?"
+    both = _p("Armenian Parliament Speaker Alen Simonyan also spoke after the interview about "
+              "the fact that, according to the November 2020 agreements, the Lachin corridor "
+              "should be under the jurisdiction of Russian peacekeepers.\n\nRussian Foreign "
+              "Ministry spokesperson Maria Zakharova said in this regard that Yerevan's public "
+              "rhetoric in connection with the Lachin corridor is on the verge of rudeness.", 0)
+    v = judge(q, q, (both,), "Alen Simonyan said that Russia's public rhetoric in connection "
+              "with the Lachin corridor is on the verge of rudeness [1].")
+    assert v.mode == "extractive" and "jurisdiction of Russian peacekeepers" in v.text
+    assert "rudeness" not in v.text
+
+
 def test_a_question_in_parts_gets_each_asked_persons_words():
     # The passage that quotes Pashinyan also quotes Peskov's reply; the model cited it for
     # Pashinyan's words and left the reply out: the part that asks for it gets it.
