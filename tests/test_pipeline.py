@@ -99,11 +99,16 @@ def test_model_abstention_is_respected(settings, embedder):
 
 
 def test_unsupported_answer_is_withheld(settings, embedder):
-    p, _ = make(settings, embedder, ["Peskov praised the Yerevan opera and its singers."])
-    a = p.ask("What did Peskov say?")
+    p, _ = make(settings, embedder, ["Peskov praised the Yerevan opera and its singers."] * 2)
+    a = p.ask("Which opera did Peskov praise?")
     assert a.abstained and not a.citations
     assert "not supported" in a.text
     assert any("removed a sentence" in w for w in a.warnings)
+    # Asked what he said, the invented words go and what the passages report him saying
+    # is quoted instead.
+    a = p.ask("What did Peskov say?")
+    assert a.answer_mode == "extractive" and "opera" not in a.text
+    assert "Peskov said" in a.text and a.citations
 
 
 def test_unsupported_sentence_is_removed_from_supported_answer(settings, embedder):
