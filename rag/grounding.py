@@ -535,8 +535,6 @@ def _typed(want: answer_types.Expected, question: str, kept: Sequence[CitedSente
 
 _SAY_QUESTION = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+(?:else\s+)?(?:did|does|do|has|have)\b",
                            re.IGNORECASE)
-# "What did Pashinyan tell La Repubblica ..., and how did Peskov answer?": a question may ask
-# for the words of several people, one part each.
 # A question asks for words with verbs of its own: "what did X tell", "how did X answer".
 _ASKED_WORDS = re.compile(r"\b(?:did|does|do|has|have)\s+(?:[A-Z][\w’'-]+\s+)*?([A-Z][\w’'-]+)"
                           r"\s+(?:also\s+)?(?:tell|answer|respond|reply|react|comment|add|write|explain|"
