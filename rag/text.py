@@ -100,7 +100,7 @@ def stem(word: str) -> str:
         return word[:-3] + "y"  # "ratified", "ratifies" -> "ratify"
     if word.endswith(("ification", "ifications")):
         return word[: word.rindex("ification")] + "ify"  # "ratification" -> "ratify"
-    for suffix in ("ations", "ation", "ings", "ing", "ied", "ed", "es", "s", "ly"):
+    for suffix in ("ations", "ation", "ings", "ing", "ed", "es", "s", "ly"):
         if (word.endswith(suffix) and len(word) - len(suffix) >= 4
                 and not (suffix == "s" and word.endswith("ss"))):
             return word[: -len(suffix)]
