@@ -61,9 +61,10 @@ def speakers(sentence: str) -> set[str]:
     names |= {(m.group(1) or m.group(2)).split()[-1] for m in _SPEAKER_AFTER.finditer(sentence)}
     keys = {term_key(t) for t in key_terms(sentence)}
     # A name with a digit is a document's or a thing's ("What does GPLv3 say ...?",
-    # "RFC8878 says"), not someone's: it is not asked to speak.
+    # "RFC8878 says"), not someone's: it is not asked to speak; nor is a month ("according
+    # to the November 2020 agreements").
     return {re.sub(r"['’]s$", "", n) for n in names if term_key(n) in keys
-            and not any(c.isdigit() for c in n)}
+            and not any(c.isdigit() for c in n) and n.lower() not in MONTHS}
 
 
 def _document_named(name: str, sentence: str, about: str) -> bool:

@@ -307,6 +307,9 @@ def _quoted(n: int, sentence: str, passages: Sequence[Passage],
             warnings: Sequence[str]) -> Verdict:
     quoted = citations.check([CitedSentence(citations.strip_markers(sentence), (n,))],
                              passages).sentences
+    # The quote is passage n's own words: if the checker finds no passage for it (a false
+    # speaker, a word it cannot match), it still cites the passage it was taken from.
+    quoted = tuple(s if s.cites else CitedSentence(s.text, (n,)) for s in quoted)
     return Verdict(citations.render(quoted), "extractive", quoted,
                    citations.cite(quoted, passages), tuple(warnings))
 

@@ -498,6 +498,13 @@ def test_words_another_person_said_are_not_the_asked_speakers():
                   "jurisdiction of Russian peacekeepers.", passage, q).supported
     assert assess("Maria Zakharova said that the public rhetoric about the Lachin corridor is "
                   "on the verge of rudeness.", passage, q).supported
+    # A month is no speaker ("according to the November 2020 agreements"): quoted whole,
+    # Simonyan's sentence is his.
+    own = ("Armenian Parliament Speaker Alen Simonyan also spoke about the fact that, "
+           "according to the November 2020 agreements, the Lachin corridor should be under "
+           "the jurisdiction of Russian peacekeepers.")
+    assert assess(own, passage.replace("the fact that the Lachin", "the fact that, according "
+                                       "to the November 2020 agreements, the Lachin"), q).supported
     # A quotation after "X said:" has no speaker of its own: it is X's.
     quoted = "Peskov said:\n\n“This causes wariness, especially in the current situation.”"
     assert assess("Peskov said that this causes wariness in the current situation.", quoted,

@@ -134,7 +134,7 @@ def test_another_persons_words_given_as_the_asked_persons_are_replaced_by_theirs
     v = judge(q, q, (both,), "Alen Simonyan said that Russia's public rhetoric in connection "
               "with the Lachin corridor is on the verge of rudeness [1].")
     assert v.mode == "extractive" and "jurisdiction of Russian peacekeepers" in v.text
-    assert "rudeness" not in v.text
+    assert "rudeness" not in v.text and [c.n for c in v.citations] == [1]
 
 
 def test_a_question_in_parts_gets_each_asked_persons_words():
