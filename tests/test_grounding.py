@@ -137,6 +137,18 @@ def test_another_persons_words_given_as_the_asked_persons_are_replaced_by_theirs
     assert "rudeness" not in v.text and [c.n for c in v.citations] == [1]
 
 
+def test_a_quote_cites_its_passage_even_when_the_checker_finds_none(monkeypatch):
+    from rag import citations, grounding
+
+    passage = _p("Simonyan spoke about the corridor.", 0)
+    # A checker that supports nothing (as a false speaker once made it for a copied sentence).
+    monkeypatch.setattr(citations, "check", lambda sentences, passages, question="":
+                        citations.Checked(tuple(citations.CitedSentence(s.text, ())
+                                                for s in sentences)))
+    v = grounding._quoted(1, "Simonyan spoke about the corridor.", (passage,), [])
+    assert v.text.endswith("[1].") and [c.n for c in v.citations] == [1]
+
+
 def test_a_question_in_parts_gets_each_asked_persons_words():
     # The passage that quotes Pashinyan also quotes Peskov's reply; the model cited it for
     # Pashinyan's words and left the reply out: the part that asks for it gets it.
