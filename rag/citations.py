@@ -602,11 +602,16 @@ _SYSTEM_WORD = re.compile(r"(?<![\w.\-/])(?:\.[a-z][a-z0-9]*|[a-z][A-Za-z0-9]*(?
                           r"|[a-z]+\d[A-Za-z0-9]*)(?![\w\-/])")
 
 
+def _system_words(text: str) -> set[str]:
+    """The system-written words of ``text`` (see _SYSTEM_WORD), lower-cased; not a file's
+    name, nor an abbreviation ("e.g")."""
+    return {m.lower() for m in _SYSTEM_WORD.findall(text)
+            if len(m) >= 4 and not _FILE_NAME.fullmatch(m)}
+
+
 def _identifiers(text: str) -> set[str]:
     names = {n for n in code_names(text) if not _FILE_NAME.fullmatch(n)}
-    written = {m.lower() for m in _SYSTEM_WORD.findall(text)
-               if len(m) >= 4 and not _FILE_NAME.fullmatch(m)}
-    return names | written | {m.lower() for m in _OPTION.findall(text)}
+    return names | _system_words(text) | {m.lower() for m in _OPTION.findall(text)}
 
 
 _V_VERSION = re.compile(r"(?<![\w.])[vV](\d+(?:\.\d+)+)\b")
@@ -634,10 +639,8 @@ def question_system_words(question: str) -> set[str]:
     """The options and system-written words a question asks about ("--disable-cats",
     "www-data", ".pyi"; see _SYSTEM_WORD), lower-cased: each is documented under its own
     name, so a passage that does not write it does not answer for it."""
-    return question_options(question) | {
-        m.lower() for m in _SYSTEM_WORD.findall(question)
-        if len(m) >= 4 and not _FILE_NAME.fullmatch(m) and "_" not in m
-        and not code_names(m)}
+    return question_options(question) | {w for w in _system_words(question)
+                                          if "_" not in w and not code_names(w)}
 
 
 def holds_identifiers(identifiers: set[str], text: str) -> bool:
