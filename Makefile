@@ -12,29 +12,23 @@ LLAMA_VERSION := 0.3.36
 # LLAVA_BUILD=OFF: no multimodal library (unused); BINDIR puts the modules beside libggml.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON \
 	-DLLAVA_BUILD=OFF -DCMAKE_INSTALL_BINDIR=llama_cpp/lib
+# Room a fresh setup needs, checked before the venv is made (scripts/check-room.sh). Seen
+# on 2026-11-30: the venv takes 3,207 MiB; the cache the 23 MiB wheel and the 1,066 MiB GGUF
+# assembled at the first answer. The model wheels skip pip's cache: one copy, in the venv.
+VENV_MIB := 3500
+CACHE_MIB := 2000
 WHEELHOUSE := $(HOME)/.cache/rag-local/wheels/llama-$(LLAMA_VERSION)-$(shell echo '$(LLAMA_CMAKE_ARGS)' | sha256sum | cut -c1-8)
 
 .PHONY: setup demo test lint clean browser rebuild-llama pydocs
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml requirements/models.txt Makefile
-	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	@if ! ls $(WHEELHOUSE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1; then \
-	  echo "Building llama-cpp-python $(LLAMA_VERSION) for every x86-64 CPU level (about 15 minutes on 2 cores, once)..."; \
-	  tmp=$$(mktemp -d) && log=$$tmp/build.log && \
-	  ( CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
-	    $(BIN)/pip wheel -v --no-cache-dir --no-deps llama-cpp-python==$(LLAMA_VERSION) \
-	    -w $$tmp/wheel >$$log 2>&1 ) & pid=$$!; \
-	  while kill -0 $$pid 2>/dev/null; do \
-	    sleep 30; step=$$(grep -oE '\[[0-9]+/[0-9]+\]' $$log | tail -n 1); \
-	    echo "  llama.cpp build: step $${step:-[configuring]} ($$(date +%H:%M:%S))"; \
-	  done; \
-	  if ! wait $$pid; then tail -n 30 $$log; echo "The llama.cpp build failed; full log: $$log"; exit 1; fi; \
-	  mkdir -p $(WHEELHOUSE) && mv $$tmp/wheel/*.whl $(WHEELHOUSE)/ && rm -rf $$tmp; \
-	fi
+$(VENV)/.installed: pyproject.toml requirements/models.txt Makefile scripts/build-llama.sh
+	@test -x $(BIN)/python || { bash scripts/check-room.sh $(VENV_MIB) $(VENV) \
+	  $(CACHE_MIB) $(HOME)/.cache && $(PY) -m venv $(VENV); }
+	@CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" bash scripts/build-llama.sh $(BIN)/pip $(LLAMA_VERSION) $(WHEELHOUSE)
 	$(BIN)/pip install -q --find-links $(WHEELHOUSE) -e '.[dev]'
 	$(BIN)/pip install -q --no-deps --force-reinstall $(WHEELHOUSE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
-	$(BIN)/pip install -q --no-deps -r requirements/models.txt
+	$(BIN)/pip install -q --no-deps --no-cache-dir -r requirements/models.txt
 	@touch $@
 
 # A fresh build of llama.cpp and a reinstall: what the CPU guard's message points at.
