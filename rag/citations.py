@@ -461,6 +461,7 @@ def conflict(sentence: str, passages_text: str) -> str | None:
     return None
 
 
+
 def _terms(text: str) -> set[str]:
     return set(content_terms(text))
 
@@ -695,14 +696,16 @@ class Checked:
 
 
 def check(sentences: Sequence[CitedSentence], passages: Sequence[Passage],
-          question: str = "") -> Checked:
+          question: str = "", pairs: bool = True) -> Checked:
     """Check and repair the citations of an answer's sentences.
 
     - a sentence said twice is kept once (small models repeat themselves when greedy);
     - markers pointing at no passage are dropped (and reported);
     - a sentence whose cited passages do not support it is re-pointed to the passage
       that does, if one does, and left uncited if none does;
-    - an uncited sentence gets the passage that supports it, if one does.
+    - an uncited sentence gets the passage that supports it, if one does;
+    - with ``pairs``, a sentence no passage supports alone may cite two that support it
+      together (see _best_passages).
     """
     warnings: list[str] = []
     k = len(passages)
@@ -725,16 +728,16 @@ def check(sentences: Sequence[CitedSentence], passages: Sequence[Passage],
             otherwise = verdict and verdict.reason in ("polarity", "modality")
             why = (f"says it otherwise ({verdict.reason}):" if otherwise
                    else "does not support")
-            best = _best_passage(s.text, passages, question)
-            if best is None:
+            best = _best_passages(s.text, passages, question, pairs)
+            if not best:
                 if otherwise:
                     warnings.append(f"{_fmt(cites)} {why} “{_clip(s.text)}”")
                 cites = ()  # nothing supports it: no citation may vouch for it
-            elif best not in cites:
+            elif not set(best) <= set(cites):
                 if cites:
-                    warnings.append(f"citation {_fmt(cites)} re-pointed to [{best}]: the cited "
-                                    f"passage {why} “{_clip(s.text)}”")
-                cites = (best,)  # an uncited sentence gets the passage that supports it
+                    warnings.append(f"citation {_fmt(cites)} re-pointed to {_fmt(best)}: the "
+                                    f"cited passage {why} “{_clip(s.text)}”")
+                cites = best  # an uncited sentence gets the passages that support it
         out.append(CitedSentence(s.text, cites))
     return Checked(tuple(out), tuple(warnings))
 
@@ -781,6 +784,35 @@ def _naming(names: set[str], passages: Sequence[Passage]) -> set[int]:
     """The passages (numbered from 1) that hold every one of ``names``."""
     keys = {term_key(n) for n in names}
     return {i for i, p in enumerate(passages, start=1) if keys <= word_keys(p.chunk.text)}
+
+
+def _best_passages(sentence: str, passages: Sequence[Passage], question: str = "",
+                   pairs: bool = True) -> tuple[int, ...]:
+    """The passage that supports ``sentence`` best; else the two that support it together
+    and neither alone (ALCE's citation recall judges a sentence by the union of what it
+    cites): "Dmitry Peskov expressed wariness about the joint exercise 'Eagle partner
+    2023'", with his words in one passage and the exercise's name in another. Empty if no
+    passage or pair does."""
+    one = _best_passage(sentence, passages, question)
+    if one is not None:
+        return (one,)
+    if not pairs or any(assess(sentence, p.chunk.text, question, p.about).reason
+                        in ("polarity", "modality") for p in passages):
+        return ()  # a passage says it otherwise: no other passage may outvote it
+    # Each passage of a pair may report the words of no one the sentence does not name:
+    # "Simonyan predicted that it will be ratified, noting that it is in no way directed
+    # against Russia" joins his prediction to what the Vice-Speaker said in the next one.
+    names = {term_key(t) for t in key_terms(sentence)}
+    own = [i for i, p in enumerate(passages) if passage_speakers(p.chunk.text) <= names]
+    best: tuple[float, tuple[int, ...]] | None = None
+    for i in own:
+        for j in (j for j in own if j > i):
+            pair = (passages[i], passages[j])
+            v = assess(sentence, "\n".join(p.chunk.text for p in pair), question,
+                       "\n".join(p.about for p in pair))
+            if v.supported and (best is None or v.score > best[0]):
+                best = (v.score, (i + 1, j + 1))
+    return best[1] if best else ()
 
 
 def _best_passage(sentence: str, passages: Sequence[Passage], question: str = "") -> int | None:

@@ -118,7 +118,11 @@ def judge(question: str, asked: str, passages: Sequence[Passage], raw: str,
     # for a question a yes or no answers: whether the passages say those words, and how,
     # is the answer ("they do not believe that Putin would be arrested" cited to a passage
     # that never names Putin).
-    checked = citations.check(written, passages, "" if _yes_no(question, asked) else asked)
+    # Nor may a yes or no rest on two passages, each saying half of it: "they do not
+    # believe that Putin would be arrested", the analysts' disagreement from one passage
+    # and the arrest from another, reads as a view neither passage reports.
+    yes_no = _yes_no(question, asked)
+    checked = citations.check(written, passages, "" if yes_no else asked, pairs=not yes_no)
     warnings.extend(checked.warnings)
     kept = [s for s in checked.sentences if s.cites or abstention.model_abstained(s.text)]
     for s in checked.sentences:

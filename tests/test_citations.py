@@ -576,3 +576,44 @@ def test_a_number_joined_to_a_word_stands_on_its_own():
             "Bill Mitchell."
     assert assess(claim, passage, q).supported
     assert not assess(claim, passage.replace("386-based", "486-based"), q).supported
+
+
+PESKOV_WARY = _p("Russian presidential spokesman Dmitry Peskov said:\n\n“This causes wariness, "
+                 "especially in the current situation. Therefore, we will deeply analyze this "
+                 "news and monitor the situation.”", 9539)
+EAGLE = _p("On September 11, the joint Armenian-American military exercise “Eagle partner "
+           "2023” will start in Armenia.", 8675)
+WARY = ("Dmitry Peskov, the Russian presidential spokesman, expressed wariness and deep "
+        "analysis of the news regarding the joint Armenian-American military exercise "
+        "\"Eagle partner 2023\" in Armenia.")
+
+
+def test_a_sentence_two_passages_support_together_cites_both():
+    q = "How did Putin's spokesman react to the news of the joint exercise with the United States?"
+    s = CitedSentence(WARY, ())
+    assert check([s], [PESKOV_WARY], q).sentences[0].cites == ()  # the exercise: elsewhere
+    assert check([s], [EAGLE], q).sentences[0].cites == ()  # Peskov: elsewhere
+    assert check([s], [PESKOV_WARY, PESKOV, EAGLE], q).sentences[0].cites == (1, 3)
+    cited = check([CitedSentence(WARY, (1,))], [PESKOV_WARY, EAGLE], q)
+    assert cited.sentences[0].cites == (1, 2) and "re-pointed to [1][2]" in cited.warnings[0]
+    # Not for a yes or no, whose answer is how one passage says it.
+    assert check([s], [PESKOV_WARY, EAGLE], q, pairs=False).sentences[0].cites == ()
+
+
+def test_a_pair_may_not_lend_one_speaker_another_speakers_words():
+    prediction = _p("On the same day, Armenian Parliament Speaker Alen Simonyan said:\n\n“In all "
+                    "probability, the Rome Statute will be ratified.”", 2929)
+    vice = _p("About a month ago, Parliament Vice-Speaker Hakob Arshakyan again said that the "
+              "ratification of the document “is in no way directed against Russia, but will "
+              "serve to prevent Azerbaijani encroachments on Armenia’s sovereign territory”.",
+              4045)
+    s = CitedSentence("The Armenian Parliament Speaker Alen Simonyan predicted that the Rome "
+                      "Statute will be ratified, noting that it is in no way directed against "
+                      "Russia but will serve to prevent Azerbaijani encroachments.", ())
+    q = "What did the speaker of Armenia's parliament predict about the Rome Statute?"
+    assert check([s], [prediction, vice], q).sentences[0].cites == ()
+    # Named, the Vice-Speaker's words may join the prediction.
+    both = CitedSentence(s.text.replace("noting", "and Hakob Arshakyan said"), ())
+    assert check([both], [prediction, vice], q).sentences[0].cites == (1, 2)
+
+
