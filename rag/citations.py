@@ -133,7 +133,9 @@ def marker_numbers(text: str) -> list[int]:
 
 def strip_markers(text: str) -> str:
     text = _MARKER.sub(lambda m: "" if _is_marker(m) else m.group(0), text)
-    return re.sub(r"\s+([.,;:!?])", r"\1", text).strip()
+    # The space a marker leaves before punctuation goes ("said [1]." → "said."); not the
+    # space before a word that starts with a dot ("in the .env file").
+    return re.sub(r"\s+([.,;:!?]+)(?![\w/])", r"\1", text).strip()
 
 
 def is_bare(text: str) -> bool:

@@ -35,6 +35,10 @@ EXERCISE = _p("On September 11, the joint Armenian-American military exercise â€
 def test_marker_parsing():
     assert marker_numbers("A [1] b [2, 3] c [Source 4][5]") == [1, 2, 3, 4, 5]
     assert strip_markers("Peskov spoke [1]. Then [2]!") == "Peskov spoke. Then!"
+    # A word that starts with a dot keeps its space: a file's name, not the sentence's end.
+    assert strip_markers("Put it in the .env file [1], not in .bashrc [2].") == (
+        "Put it in the .env file, not in .bashrc.")
+    assert split_cited("It reads the .env file [1].")[0].text == "It reads the .env file."
 
 
 @pytest.mark.parametrize(("text", "bare"), [("[1]", True), (" [1][2]. ", True), ("[1] Yes", True),
