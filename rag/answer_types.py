@@ -158,9 +158,11 @@ def _enumerator(text: str, m: re.Match[str]) -> bool:
 
 def occurs(value: str, text: str) -> bool:
     """Whether ``value`` stands in ``text`` as a whole: "3.1" is not in "3.12", "1" not in
-    "10", "ten" not in "tenants" (case, quotes and spacing folded)."""
-    return bool(re.search(rf"(?<![\w.]){re.escape(normalize(value))}(?![\w.]*\d)(?!\w)",
-                          normalize(text)))
+    "10", "ten" not in "tenants" (case, quotes and spacing folded); a number is in a version
+    written with its "v" ("15.0.0" in "v15.0.0")."""
+    v = normalize(value)
+    before = r"(?:(?<=\bv)|(?<![\w.]))" if v[:1].isdigit() else r"(?<![\w.])"
+    return bool(re.search(rf"{before}{re.escape(v)}(?![\w.]*\d)(?!\w)", normalize(text)))
 
 
 def holds(expected_: Expected, text: str, question: str) -> bool:

@@ -672,8 +672,9 @@ _MONTHS = {stem(full): {stem(a) for a in short} for full, short in MONTHS.items(
 def named(key: str, present: set[str]) -> bool:
     """Whether a name is in ``present``, up to a demonym's ending: "Armenia" is named by
     "Armenians", "Armenian" by "Armenia" (see _same_term); a month by its abbreviation
-    ("October" by "Oct")."""
-    if _MONTHS.get(key, set()) & present:
+    ("October" by "Oct"); a version by itself written with its "v" ("15.0.0" by
+    "v15.0.0")."""
+    if _MONTHS.get(key, set()) & present or (key[:1].isdigit() and f"v{key}" in present):
         return True
     return key in present or any(_same_term(key, w) for w in present)
 

@@ -121,3 +121,11 @@ def test_a_versioned_name_is_known_by_its_name():
                               speaks).abstain
     check = check_evidence("What does the MPLv2 say about patents?", passages, corpus, speaks)
     assert check.abstain and check.missing == ("MPLv2",)
+
+
+def test_a_version_the_documents_write_with_a_v_is_there():
+    text = "Multiline values are now supported (`>= v15.0.0`) with line breaks."
+    passages = [_p(text)]
+    question = "Since version 15.0.0, can a value span lines?"
+    assert not check_evidence(question, passages, {"v15", "0"}, speaks).abstain
+    assert check_evidence("What changed in 16.0.0?", passages, {"v15", "0"}, speaks).abstain

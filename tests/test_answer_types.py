@@ -86,6 +86,9 @@ def test_values_stand_whole_and_names_need_not_be_ascii():
     assert occurs("3.1", "New in version 3.1.") and not occurs("3.1", "New in version 3.12.")
     assert not occurs("1", "It lasts 10 days")
     assert occurs("ten", "Ten tenants.") and not occurs("ten", "The tenants.")
+    # A version written with its "v" holds the number; another word's digits do not.
+    assert occurs("15.0.0", "now supported (`>= v15.0.0`)") and occurs("2.39", "Git v2.39")
+    assert not occurs("15.0.0", "dev15.0.0") and not occurs("15.0", "v15.0.0")
     # A number word the question holds only inside another word is still an answer.
     assert values("count", "Ten tenants live there.", "How many tenants live there?") == ["Ten"]
     assert values("name", "Émile Łukasz said so.", "Who said so?") == ["Émile", "Łukasz"]

@@ -621,3 +621,14 @@ def test_a_pair_may_not_lend_one_speaker_another_speakers_words():
     assert check([both], [prediction, vice], q).sentences[0].cites == (1, 2)
 
 
+
+def test_a_number_is_supported_by_its_version_written_with_a_v():
+    dotenv = _p("Multiline Values\n\nIf you need multiline variables in your .env file, for "
+                "example private keys, those are now supported (`>= v15.0.0`) with line "
+                "breaks.")
+    s = CitedSentence("Since dotenv version 15.0.0, it supports multiline values in the "
+                      ".env file.", ())
+    q = "Since which dotenv version can a value span several lines in the .env file?"
+    assert check([s], [dotenv], q).sentences[0].cites == (1,)
+    later = CitedSentence(s.text.replace("15.0.0", "16.0.0"), ())
+    assert check([later], [dotenv], q).sentences[0].cites == ()
