@@ -807,10 +807,24 @@ def _best_passages(sentence: str, passages: Sequence[Passage], question: str = "
     # against Russia" joins his prediction to what the Vice-Speaker said in the next one.
     names = {term_key(t) for t in key_terms(sentence)}
     own = [i for i, p in enumerate(passages) if passage_speakers(p.chunk.text) <= names]
+    # Nor may its numbers come from both (a number is a fact of its own passage), nor the
+    # two be of different documents (what neither says, stitched from two sources).
+    said = numbers(sentence)
+    terms = word_keys(frame_and_claim(sentence)[1]) - STOPWORDS
     best: tuple[float, tuple[int, ...]] | None = None
     for i in own:
         for j in (j for j in own if j > i):
             pair = (passages[i], passages[j])
+            if pair[0].chunk.doc_id != pair[1].chunk.doc_id or (
+                    said and not any(said <= numbers(p.chunk.text) for p in pair)):
+                continue
+            # Each must give the sentence a name or two words the other lacks: one common
+            # word found elsewhere is a coincidence more often than a source ("-1**2
+            # evaluates to -9": a footnote's -3**2 = -9 and another paragraph's "evaluated").
+            held = [terms & word_keys(p.chunk.text) for p in pair]
+            if any(len(gives) < 2 and not gives & names
+                   for gives in (held[0] - held[1], held[1] - held[0])):
+                continue
             v = assess(sentence, "\n".join(p.chunk.text for p in pair), question,
                        "\n".join(p.about for p in pair))
             if v.supported and (best is None or v.score > best[0]):

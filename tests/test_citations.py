@@ -632,3 +632,20 @@ def test_a_number_is_supported_by_its_version_written_with_a_v():
     assert check([s], [dotenv], q).sentences[0].cites == (1,)
     later = CitedSentence(s.text.replace("15.0.0", "16.0.0"), ())
     assert check([later], [dotenv], q).sentences[0].cites == ()
+
+
+def test_a_pair_is_of_one_document_and_each_gives_more_than_a_common_word():
+    footnote = Passage(Chunk("intro.html", "intro#1", 0, 140, "0, 1, 1, 2, 3, 5, 8,\n\nSince "
+                             "** has higher precedence than -, -3**2 will be interpreted as "
+                             "-(3**2) and thus result in -9."), "Intro", 0.5)
+    fib = Passage(Chunk("intro.html", "intro#2", 500, 620, "The expressions on the right-hand "
+                        "side are all evaluated first before any of the assignments."),
+                  "Intro", 0.5)
+    s = CitedSentence("-1**2 evaluates to -9.", ())
+    q = "What does -1**2 evaluate to in Python?"
+    assert check([s], [footnote, fib], q).sentences[0].cites == ()  # "evaluates" alone
+    # Two documents never make one sentence together, however much each gives.
+    other = Passage(Chunk("other.html", "other#1", 0, len(EAGLE.chunk.text), EAGLE.chunk.text),
+                    "Other", 0.5)
+    assert check([CitedSentence(WARY, ())], [PESKOV_WARY, other], "").sentences[0].cites == ()
+
