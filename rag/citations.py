@@ -540,6 +540,8 @@ def assess(sentence: str, passages_text: str, question: str = "",
     # supplied.
     if not spelled_numbers(sentence) <= number_values(f"{evidence}\n{about}"):
         return Assessment(0.0, "number")
+    if misquoted(sentence, f"{passages_text}\n{about}"):
+        return Assessment(0.0, "quote")
     asked = {term_key(n) for n in key_terms(question)} if question else set()
     for name in speakers(sentence):
         if shows_speaking(name, passages_text):
@@ -580,6 +582,24 @@ def assess(sentence: str, passages_text: str, question: str = "",
     if why := conflict(sentence, passages_text):
         return Assessment(0.0, why)
     return Assessment(score)
+
+
+# Words an answer puts in quotation marks: “...” or "..." (not an apostrophe's ’).
+_QUOTED = re.compile(r"[“\"]([^“”\"]{1,400})[”\"]")
+
+
+def misquoted(sentence: str, text: str) -> bool:
+    """Whether ``sentence`` quotes words that ``text`` does not hold as written: a quotation
+    claims its words verbatim ("the likelihood of war is \"high\"", cited to a passage that
+    lists the likelihood of war among the topics of an interview). Case, spacing, quote
+    marks and an ellipsis between quoted pieces are folded."""
+    held = f" {' '.join(words(text))} "
+    for m in _QUOTED.finditer(sentence):
+        for piece in re.split(r"\.\.\.|…|\[[^\]]*\]", m.group(1)):
+            said = " ".join(words(piece))
+            if said and f" {said} " not in held:
+                return True
+    return False
 
 
 # Identifiers a writer does not paraphrase: command-line options and code names ("--long",

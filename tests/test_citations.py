@@ -634,6 +634,26 @@ def test_a_number_is_supported_by_its_version_written_with_a_v():
     assert check([later], [dotenv], q).sentences[0].cites == ()
 
 
+def test_words_an_answer_quotes_must_be_the_passages_own():
+    topics = _p("The Prime Minister of Armenia in an interview with France Presse talked about "
+                "the humanitarian crisis in NK, the likelihood of war, the possibilities of "
+                "normalizing relations with Azerbaijan and the “balancing” between the West "
+                "and Russia")
+    q = "What did Pashinyan tell France Presse about how likely a new war with Azerbaijan is?"
+    said = ("Prime Minister Pashinyan in an interview with France Presse stated that the "
+            "likelihood of war with Azerbaijan is {}.")
+    assert assess(said.format("high"), topics.chunk.text, q).supported  # unquoted: 0.82
+    invented = assess(said.format("\"high\""), topics.chunk.text, q)
+    assert not invented.supported and invented.reason == "quote"
+    # Quotation marks of either kind, case and an ellipsis between quoted pieces are folded.
+    for quoted in ("“the likelihood of war”", "\"The humanitarian crisis in NK ... the "
+                   "likelihood of war\"", "the “balancing”"):
+        s = f"The Prime Minister of Armenia talked about {quoted} with France Presse."
+        assert assess(s, topics.chunk.text, q).supported, s
+    assert not assess("He talked about “the likelihood of a war”.", topics.chunk.text,
+                      q).supported
+
+
 def test_a_pair_is_of_one_document_and_each_gives_more_than_a_common_word():
     footnote = Passage(Chunk("intro.html", "intro#1", 0, 140, "0, 1, 1, 2, 3, 5, 8,\n\nSince "
                              "** has higher precedence than -, -3**2 will be interpreted as "
