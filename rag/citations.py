@@ -149,7 +149,7 @@ _MARKS = r"(?:\[\d+\](?:\s*(?:,|and)\s*)?)+"
 _SOURCE_PREAMBLE = re.compile(
     r"(^|(?<=[.!?]\s))(?:According to|As (?:stated|mentioned|noted|said) in|Based on|In)\s+"
     r"(?:(?:the\s+)?(?:sources?|passages?|documents?|text|article)(?:\s+(\d+))?\s*"
-    rf"({_MARKS})?|({_MARKS}))\s*,\s*(\w[^.!?\n]*)")
+    rf"({_MARKS})?|({_MARKS}))\s*,\s*(\w(?:[^.!?\n]|\.(?=\w))*)")
 
 
 def _drop_preamble(m: re.Match) -> str:

@@ -669,3 +669,7 @@ def test_a_pair_is_of_one_document_and_each_gives_more_than_a_common_word():
                     "Other", 0.5)
     assert check([CitedSentence(WARY, ())], [PESKOV_WARY, other], "").sentences[0].cites == ()
 
+
+def test_a_source_preamble_keeps_a_dotted_name_whole():
+    s = split_cited("According to [2], typing.Self is used to represent the class. Then more.")
+    assert s[0] == CitedSentence("Typing.Self is used to represent the class.", (2,))
