@@ -58,7 +58,7 @@ from .vectors import build as build_vectors
 from .vectors import choose_kind
 from .version import __version__
 
-FORMAT_VERSION = 6  # 2: chunks carry their heading path, embedded with the text; 3: heading
+FORMAT_VERSION = 7  # 2: chunks carry their heading path, embedded with the text; 3: heading
 # offsets found on their own line (before 98e7bed a heading word inside an earlier paragraph
 # could take its place), which chunk starts, heading paths and the context rules rely on,
 # and BM25 terms stemmed so that "raise" and "raises" are one term; 4: plain text and
@@ -67,7 +67,9 @@ FORMAT_VERSION = 6  # 2: chunks carry their heading path, embedded with the text
 # 5: a PDF read as paragraphs (running headers and hyphenated line ends undone) with the
 # headings its outline names; 6: BM25 terms and the vocabulary stemmed so that "ratified",
 # "ratifies" and "ratification" are "ratify" (before, "-ied" and "-ification" each made a
-# term of their own: "specified" never matched "specify")
+# term of their own: "specified" never matched "specify"); 7: the vocabulary holds whole
+# numbers ("3.5.0" and "3.5", "1024" for "1,024"), so that a question on rsync 3.6.0 is not
+# taken for one on 3.5.0 because both begin with 3
 CURRENT = "CURRENT"
 
 

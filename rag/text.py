@@ -133,7 +133,8 @@ def key_terms(text: str, skip_first: bool = False) -> list[str]:
     capitalised anyway ("Summarise ...", "Explain ...").
     """
     terms: list[str] = []
-    for i, m in enumerate(re.finditer(r"[\w][\w'’\-.]*[\w]|\w", text)):
+    for i, m in enumerate(re.finditer(r"\d{1,3}(?:,\d{3})+(?![\w,])|[\w][\w'’\-.]*[\w]|\w",
+                                      text)):
         if skip_first and i == 0 and not m.group(0)[0].isdigit():
             continue
         raw = re.sub(r"['’]s$", "", m.group(0))
@@ -154,6 +155,8 @@ def word_keys(text: str) -> set[str]:
         keys.add(stem(w))
         if "-" in w:
             keys.update(stem(part) for part in w.split("-") if part)
+    for m in _WHOLE_NUMBER.finditer(text):
+        keys.update(_number_keys(m.group(1)))
     return keys
 
 
@@ -175,8 +178,24 @@ def code_names(text: str) -> set[str]:
     return names
 
 
+# A number written with dots or thousands commas is one number: "3.6.0" is not "3.5.0" (both
+# begin with 3), and "1,024" is 1024, not a 1 and a 024.
+_WHOLE_NUMBER = re.compile(r"(?<![\w.,])[vV]?(\d+(?:\.\d+)+|\d{1,3}(?:,\d{3})+)(?![\w,]|\.\d)")
+
+
+def _number_keys(number: str) -> list[str]:
+    """The keys of one whole number: a version's leading parts stand for it too ("3.8.1"
+    is a 3.8 release), a thousands number loses its commas."""
+    if "," in number:
+        return [number.replace(",", "")]
+    parts = number.split(".")
+    return [".".join(parts[:i]) for i in range(len(parts), 1, -1)]
+
+
 def term_key(term: str) -> str:
     """The form in which a key term is compared with the words of a passage."""
+    if m := _WHOLE_NUMBER.fullmatch(term.strip()):
+        return _number_keys(m.group(1))[0]
     w = words(term)
     return stem(w[0]) if w else ""
 

@@ -129,3 +129,22 @@ def test_a_version_the_documents_write_with_a_v_is_there():
     question = "Since version 15.0.0, can a value span lines?"
     assert not check_evidence(question, passages, {"v15", "0"}, speaks).abstain
     assert check_evidence("What changed in 16.0.0?", passages, {"v15", "0"}, speaks).abstain
+
+
+def test_numbers_are_compared_whole():
+    from rag.text import term_key, word_keys
+
+    assert key_terms("If Debian had 1,024 developers, what would rsync 3.6.0 do?") == [
+        "Debian", "1,024", "3.6.0"]
+    assert [term_key(t) for t in ("1,024", "3.6.0", "v15.0.0", "2022")] == [
+        "1024", "3.6.0", "15.0.0", "2022"]
+    keys = word_keys("NEWS for rsync 3.5.0 (13 Aug 2026): 1,024 developers, Python 3.8.1.")
+    assert {"3.5.0", "3.5", "1024", "3.8.1", "3.8"} <= keys and "3.6.0" not in keys
+    # A version the documents do not have is missing, though its first part is everywhere.
+    news = [_p("NEWS for rsync 3.5.0 (13 Aug 2026)\n\nThis release fixes 33 security issues.")]
+    corpus = word_keys(news[0].chunk.text)
+    check = check_evidence("On what date was rsync 3.6.0 released?", news, corpus, speaks)
+    assert check.abstain and check.missing == ("3.6.0",)
+    assert not check_evidence("When was rsync 3.5.0 released?", news, corpus, speaks).abstain
+    assert not check_evidence("Which rsync 3.5 release fixed 33 issues?", news, corpus,
+                              speaks).abstain

@@ -608,3 +608,14 @@ def test_an_answer_about_the_opposite_of_a_negated_term_is_removed():
     v = judge(yn, yn, (_p("We promise that the Debian system will remain 100% free.", 0),),
               "No, the Debian system will remain 100% free [1].")
     assert not v.abstained
+
+
+def test_a_title_vouches_for_the_questions_version_as_for_its_names():
+    from rag.grounding import _mentions_key_terms
+
+    q = "Which pickle protocol does Python 3.11 use by default?"
+    sentence = "Currently the default protocol is 4, first introduced in Python 3.4."
+    title = "pickle — Python object serialization — Python 3.11.2 documentation"
+    assert _mentions_key_terms(q, sentence, title)  # 3.11.2 is a 3.11
+    assert not _mentions_key_terms(q.replace("3.11", "3.12"), sentence, title)
+    assert not _mentions_key_terms(q, sentence, "pickle — Python object serialization")
