@@ -463,7 +463,6 @@ def conflict(sentence: str, passages_text: str) -> str | None:
     return None
 
 
-
 def _terms(text: str) -> set[str]:
     return set(content_terms(text))
 
