@@ -191,6 +191,14 @@ def _load_backend(wanted: str | None) -> CpuBackend:
                     "No llama.cpp CPU variant runs on this CPU (it lacks even SSE4.2?): "
                     f"rebuild with `{REBUILD_COMMAND}`")
             if not lib.ggml_backend_load(str(variants[variant]).encode()):
+                if wanted and _score(variants[variant]) == 0:
+                    # ggml refuses a module whose own CPU check fails here (the
+                    # sapphirerapids one on a CPU without AMX): a choice, not a broken build.
+                    raise CpuMismatchError(
+                        f"The llama.cpp CPU variant {wanted!r} does not run on this CPU, "
+                        "which lacks instructions it needs (the module's own check says "
+                        "so): unset RAG_LLAMA_CPU_VARIANT to pick the best one, or rebuild "
+                        f"with `{REBUILD_COMMAND}`")
                 raise ModelLoadError(f"llama.cpp could not load {variants[variant]}"
                                      f"{last_error()}: rebuild with `{REBUILD_COMMAND}`")
     info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
