@@ -91,3 +91,30 @@ def test_variant_choice_prefers_the_best_score_and_leaves_amx_out():
     assert choose_variant(scores, wanted="sapphirerapids") == "sapphirerapids"
     assert choose_variant({"haswell": 0, "x64": 0}) is None
     assert "sapphirerapids" in llamacpp.AVOIDED_VARIANTS
+
+
+def test_a_forced_variant_the_cpu_refuses_is_a_cpu_error_and_a_broken_one_a_load_error(
+        monkeypatch, tmp_path):
+    """ggml_backend_load returns NULL for a module whose own CPU check fails (score 0, the
+    AMX module on a CPU without AMX): that is the CPU's answer, not a broken build."""
+    from pathlib import Path
+
+    from rag.errors import CpuMismatchError, ModelLoadError
+
+    class FakeGgml:
+        def ggml_backend_reg_by_name(self, name):
+            return 0  # no CPU backend loaded yet
+
+        def ggml_backend_load(self, path):
+            return 0  # ggml refused the module
+
+    module = tmp_path / "libggml-cpu-sapphirerapids.so"
+    monkeypatch.setattr(llamacpp, "variant_files", lambda folder: {"sapphirerapids": module})
+    monkeypatch.setattr(llamacpp, "_ggml", lambda folder: FakeGgml())
+    monkeypatch.setattr(llamacpp, "lib_dir", lambda: Path(tmp_path))
+    monkeypatch.setattr(llamacpp, "_score", lambda path: 0)
+    with pytest.raises(CpuMismatchError, match="lacks instructions.*unset RAG_LLAMA_CPU_VARIANT"):
+        llamacpp._load_backend("sapphirerapids")
+    monkeypatch.setattr(llamacpp, "_score", lambda path: 64)  # it says it runs, yet fails
+    with pytest.raises(ModelLoadError, match="could not load.*make rebuild-llama"):
+        llamacpp._load_backend("sapphirerapids")
