@@ -70,9 +70,7 @@ def check_evidence(question: str, passages: Sequence[Passage], corpus_words: Con
     present = set().union(*(word_keys(p.chunk.text) for p in passages))
 
     def anywhere(key: str) -> bool:
-        # A version is there written with its "v" too ("15.0.0" in "since v15.0.0").
-        keys = (key, f"v{key}") if key[:1].isdigit() else (key,)
-        return any(k in present or k in corpus_words for k in keys)
+        return key in present or key in corpus_words
 
     def absent(text: str) -> list[str]:
         seats = _seat_words(text, lambda c: named(term_key(c), present)

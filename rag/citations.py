@@ -592,9 +592,12 @@ def misquoted(sentence: str, text: str) -> bool:
     claims its words verbatim ("the likelihood of war is \"high\"", cited to a passage that
     lists the likelihood of war among the topics of an interview). Case, spacing, quote
     marks and an ellipsis between quoted pieces are folded."""
+    quoted = _QUOTED.findall(sentence)
+    if not quoted:
+        return False
     held = f" {' '.join(words(text))} "
-    for m in _QUOTED.finditer(sentence):
-        for piece in re.split(r"\.\.\.|…|\[[^\]]*\]", m.group(1)):
+    for q in quoted:
+        for piece in re.split(r"\.\.\.|…|\[[^\]]*\]", q):
             said = " ".join(words(piece))
             if said and f" {said} " not in held:
                 return True
@@ -691,9 +694,8 @@ _MONTHS = {stem(full): {stem(a) for a in short} for full, short in MONTHS.items(
 def named(key: str, present: set[str]) -> bool:
     """Whether a name is in ``present``, up to a demonym's ending: "Armenia" is named by
     "Armenians", "Armenian" by "Armenia" (see _same_term); a month by its abbreviation
-    ("October" by "Oct"); a version by itself written with its "v" ("15.0.0" by
-    "v15.0.0")."""
-    if _MONTHS.get(key, set()) & present or (key[:1].isdigit() and f"v{key}" in present):
+    ("October" by "Oct")."""
+    if _MONTHS.get(key, set()) & present:
         return True
     return key in present or any(_same_term(key, w) for w in present)
 
@@ -814,13 +816,22 @@ def _best_passages(sentence: str, passages: Sequence[Passage], question: str = "
     and neither alone (ALCE's citation recall judges a sentence by the union of what it
     cites): "Dmitry Peskov expressed wariness about the joint exercise 'Eagle partner
     2023'", with his words in one passage and the exercise's name in another. Empty if no
-    passage or pair does."""
-    one = _best_passage(sentence, passages, question)
-    if one is not None:
-        return (one,)
-    if not pairs or any(assess(sentence, p.chunk.text, question, p.about).reason
-                        in ("polarity", "modality") for p in passages):
-        return ()  # a passage says it otherwise: no other passage may outvote it
+    passage or pair does.
+
+    A sentence some passage contradicts ("According to Kochinyan, A" beside "Kochinyan
+    does not believe that A") may cite only a passage that names its speakers (a headline
+    asking "Is A?" holds A's words but says nothing of Kochinyan), and never a pair.
+    """
+    verdicts = [assess(sentence, p.chunk.text, question, p.about) for p in passages]
+    contradicted = any(v.reason in ("polarity", "modality") for v in verdicts)
+    among = _naming(speakers(sentence), passages) if contradicted else None
+    scored = [(v.score, -i, i + 1) for i, v in enumerate(verdicts)
+              if among is None or i + 1 in among]
+    one = max(scored, default=None)
+    if one is not None and one[0] >= SUPPORT_THRESHOLD:
+        return (one[2],)
+    if not pairs or contradicted:
+        return ()
     # Each passage of a pair may report the words of no one the sentence does not name:
     # "Simonyan predicted that it will be ratified, noting that it is in no way directed
     # against Russia" joins his prediction to what the Vice-Speaker said in the next one.
@@ -849,24 +860,6 @@ def _best_passages(sentence: str, passages: Sequence[Passage], question: str = "
             if v.supported and (best is None or v.score > best[0]):
                 best = (v.score, (i + 1, j + 1))
     return best[1] if best else ()
-
-
-def _best_passage(sentence: str, passages: Sequence[Passage], question: str = "") -> int | None:
-    """The passage that supports ``sentence`` best, if one does.
-
-    A sentence some passage contradicts ("According to Kochinyan, A" beside "Kochinyan
-    does not believe that A") may cite only a passage that names its speakers: a headline
-    asking "Is A?" holds A's words but says nothing of Kochinyan.
-    """
-    verdicts = [assess(sentence, p.chunk.text, question, p.about) for p in passages]
-    among = (_naming(speakers(sentence), passages)
-             if any(v.reason in ("polarity", "modality") for v in verdicts) else None)
-    scored = [(v.score, -i, i + 1) for i, v in enumerate(verdicts)
-              if among is None or i + 1 in among]
-    best = max(scored, default=None)
-    if best is None or best[0] < SUPPORT_THRESHOLD:
-        return None
-    return best[2]
 
 
 def supporting_span(passage: Passage, claims: Sequence[str]) -> tuple[int, int]:

@@ -156,7 +156,7 @@ def word_keys(text: str) -> set[str]:
         if "-" in w:
             keys.update(stem(part) for part in w.split("-") if part)
     for m in _WHOLE_NUMBER.finditer(text):
-        keys.update(_number_keys(m.group(1)))
+        keys.update(_number_keys(m.group(1) or m.group(2)))
     return keys
 
 
@@ -179,8 +179,10 @@ def code_names(text: str) -> set[str]:
 
 
 # A number written with dots or thousands commas is one number: "3.6.0" is not "3.5.0" (both
-# begin with 3), and "1,024" is 1024, not a 1 and a 024.
-_WHOLE_NUMBER = re.compile(r"(?<![\w.,])[vV]?(\d+(?:\.\d+)+|\d{1,3}(?:,\d{3})+)(?![\w,]|\.\d)")
+# begin with 3), and "1,024" is 1024, not a 1 and a 024. A version written with its "v" is
+# the number ("v15.0.0", "v15").
+_WHOLE_NUMBER = re.compile(r"(?<![\w.,])(?:[vV]?(\d+(?:\.\d+)+|\d{1,3}(?:,\d{3})+)|[vV](\d+))"
+                           r"(?![\w,]|\.\d)")
 
 
 def _number_keys(number: str) -> list[str]:
@@ -189,13 +191,14 @@ def _number_keys(number: str) -> list[str]:
     if "," in number:
         return [number.replace(",", "")]
     parts = number.split(".")
-    return [".".join(parts[:i]) for i in range(len(parts), 1, -1)]
+    shortest = min(2, len(parts))  # "3.8.1", "3.8"; never the bare "3" of a version
+    return [".".join(parts[:i]) for i in range(len(parts), shortest - 1, -1)]
 
 
 def term_key(term: str) -> str:
     """The form in which a key term is compared with the words of a passage."""
     if m := _WHOLE_NUMBER.fullmatch(term.strip()):
-        return _number_keys(m.group(1))[0]
+        return _number_keys(m.group(1) or m.group(2))[0]
     w = words(term)
     return stem(w[0]) if w else ""
 
