@@ -67,6 +67,30 @@ def speakers(sentence: str) -> set[str]:
             and not any(c.isdigit() for c in n) and n.lower() not in MONTHS}
 
 
+# A speaker given by what they are, not by name: "The political analyst calls ...",
+# "According to the Russian presidential spokesman, ...". Group 1 is the last word: the
+# title ("analyst", "spokesman"), or a noun the documents give no one as a title.
+_ROLE_SPEAKER = re.compile(
+    rf"^\s*(?:(?:[Tt]he|[Aa]n?)\s+(?:[\w’'-]+\s+){{0,4}}?([\w’'-]+)(?:\s+{_BETWEEN}){{0,2}}"
+    rf"\s+{SPEECH}\b|[Aa]ccording\s+to\s+(?:the|an?)\s+(?:[\w’'-]+\s+){{0,4}}?([\w’'-]+)\s*,)")
+# A title before a name: "spokesman Dmitry Peskov", "Political analyst Areg Kochinyan".
+_TITLED_NAME = r"\s+((?:[A-Z][\w’'-]+\s+){0,2}[A-Z][\w’'-]+)"
+
+
+def role_speaker(sentence: str) -> str | None:
+    """The title of the speaker a sentence names by what they are, not by name ("analyst"
+    in "The political analyst calls worries a false narrative"); None if it names none."""
+    m = _ROLE_SPEAKER.match(sentence)
+    return (m.group(1) or m.group(2)) if m else None
+
+
+def title_holders(title: str, text: str) -> set[str]:
+    """The keys of the names ``text`` gives ``title`` to: {"areg", "kochinyan"} for
+    "analyst" in "Political analyst Areg Kochinyan does not believe ..."."""
+    pattern = rf"(?<![\w’'-])(?i:{re.escape(title)}){_TITLED_NAME}"
+    return {term_key(w) for m in re.finditer(pattern, text) for w in m.group(1).split()}
+
+
 def _document_named(name: str, sentence: str, about: str) -> bool:
     """Whether ``sentence`` names a document as "the ``name``" and a passage's title or
     heading calls that document so: a word of the capitalised words that open it

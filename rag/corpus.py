@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection
 
-from .citations import shows_speaking
+from .citations import shows_speaking, title_holders
 from .index import Index
 from .text import term_key, word_keys
 
@@ -25,6 +25,7 @@ class Corpus:
         self.index = index
         self._lock = threading.Lock()
         self._speaks: dict[str, bool] = {}
+        self._holders: dict[str, frozenset[str]] = {}
 
     def term_share(self, term: str) -> float:
         """The share of chunks holding a content term (from the index's store)."""
@@ -48,6 +49,18 @@ class Corpus:
             with self._lock:
                 self._speaks[key] = found
         return self._speaks[key]
+
+    def title_holders(self, title: str) -> frozenset[str]:
+        """The keys of the names the documents give ``title`` to ({"areg", "kochinyan"} for
+        "analyst": "Political analyst Areg Kochinyan"), looked up as ``speaks`` is."""
+        key = title.lower()
+        if key not in self._holders:
+            found = frozenset().union(*(title_holders(title, self.index.chunks[row].text)
+                                        for row, _ in self.index.search_terms(title,
+                                                                              SPEAKER_SCAN)))
+            with self._lock:
+                self._holders[key] = found
+        return self._holders[key]
 
 
 SPEAKER_SCAN = 1000

@@ -22,7 +22,7 @@ Every rule works on CitedSentence values; the model's text is parsed once, here.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Container, Iterable, Sequence
+from collections.abc import Callable, Collection, Container, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from . import abstention, answer_types, citations, prompts
@@ -93,10 +93,13 @@ def retry_note(raw: str) -> str:
 
 
 def judge(question: str, asked: str, passages: Sequence[Passage], raw: str,
-          retry: str | None = None) -> Verdict:
+          retry: str | None = None,
+          holders: Callable[[str], Collection[str]] | None = None) -> Verdict:
     """The verdict on the model's text ``raw`` (and ``retry``, its second try if ``raw``
     had no words). ``asked`` is the question as the model saw it (a follow-up rewritten
-    to stand alone); an answer may restate it."""
+    to stand alone); an answer may restate it. ``holders(title)`` gives the keys of the
+    names the documents give a title to (Corpus.title_holders); the passages' own, if
+    not given."""
     warnings: list[str] = []
     mode: AnswerMode = "generated"
     if needs_retry(raw):
@@ -171,6 +174,18 @@ def judge(question: str, asked: str, passages: Sequence[Passage], raw: str,
                             f"asks: “{s.text[:80]}”")
         if not any(s.cites for s in kept):
             return _abstain(None, warnings)
+    if others := _others_words(question, kept, passages, holders):
+        # "What did Peskov say about the Rome Statute?" answered with "The political
+        # analyst calls worries about the ratification a false narrative": the words are
+        # in the passage, and they are someone else's.
+        for s in others:
+            kept.remove(s)
+            warnings.append(f"removed a sentence that reports someone else's words: "
+                            f"“{s.text[:80]}”")
+        if not any(s.cites for s in kept):
+            names = sorted({n for names, _ in _asked_speakers(question) for n in names})
+            return _abstain(f"The passages it cites report others' words, not "
+                            f"{', '.join(names)}'s.", warnings)
     kept = kept + _other_statements(question, kept, passages, warnings)
     text = citations.render(kept)
     want = answer_types.expected(question)
@@ -569,6 +584,35 @@ def _asked_speakers(question: str) -> list[tuple[set[str], str]]:
     return out
 
 
+def _others_words(question: str, kept: Sequence[CitedSentence], passages: Sequence[Passage],
+                  holders: Callable[[str], Collection[str]] | None) -> list[CitedSentence]:
+    """For "What did X say?": the cited sentences that present someone else as speaking
+    and never name X. Someone else is a name ("Zakharova announced ..."), or a title the
+    documents give to others and not to X ("The political analyst calls ..." where the
+    documents speak of "political analyst Areg Kochinyan"). A title the documents give X
+    ("The Armenian Prime Minister stated ..." for Pashinyan, "Armenian Prime Minister
+    Nikol Pashinyan") or to no one ("The documents say ...") is not someone else."""
+    asked = {term_key(n) for names, _ in _asked_speakers(question) for n in names}
+    if not asked:
+        return []
+    if holders is None:
+        text = "\n".join(p.chunk.text for p in passages)
+        holders = lambda title: citations.title_holders(title, text)  # noqa: E731
+    out = []
+    for s in kept:
+        keys = word_keys(s.text)
+        if not s.cites or any(citations.named(k, keys) for k in asked):
+            continue
+        title = citations.role_speaker(s.text)
+        if title is not None:
+            given = set(holders(title))
+            if given and not given & asked:
+                out.append(s)
+        elif {term_key(n) for n in citations.speakers(s.text)} - asked:
+            out.append(s)
+    return out
+
+
 def _other_statements(question: str, kept: Sequence[CitedSentence],
                       passages: Sequence[Passage], warnings: list[str]) -> list[CitedSentence]:
     """"What did X say?" wants every statement of X's the passages hold, not the first one
@@ -704,11 +748,12 @@ def quote_answer(question: str, passages: Sequence[Passage], n: int,
 
 
 def judge_again(question: str, asked: str, passages: Sequence[Passage], raw: str, n: int,
-                refusal: Verdict) -> Verdict:
+                refusal: Verdict,
+                holders: Callable[[str], Collection[str]] | None = None) -> Verdict:
     """The verdict on the model's second answer, asked with passage ``n`` alone after it
     refused (see answer_passage); the refusal stands if the second answer fails too."""
     note = f"{_refusal_note(n)}; asked again with that passage alone"
-    again = judge(question, asked, passages, raw)
+    again = judge(question, asked, passages, raw, holders=holders)
     if again.abstained:
         return replace(refusal, warnings=(*refusal.warnings, note, *again.warnings,
                                           "the second answer was no answer either"))

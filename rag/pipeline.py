@@ -174,7 +174,8 @@ class Pipeline:
                                       {"role": "user", "content": prompts.RETRY}],
                                      self.settings.max_tokens, cancel)
                 usage = _add_usage(usage, gen.last_usage)
-            verdict = grounding.judge(question, asked, passages, raw, retry)
+            verdict = grounding.judge(question, asked, passages, raw, retry,
+                                      corpus.title_holders)
             n = (grounding.answer_passage(question, passages, raw, verdict)
                  if self.settings.on_refusal != "off" else None)
             if n is not None and self.settings.on_refusal == "quote":
@@ -186,7 +187,8 @@ class Pipeline:
                                                 only=(n,))
                 again = gen.complete(narrow, self.settings.max_tokens, cancel)
                 usage = _add_usage(usage, gen.last_usage)
-                verdict = grounding.judge_again(question, asked, passages, again, n, verdict)
+                verdict = grounding.judge_again(question, asked, passages, again, n, verdict,
+                                                corpus.title_holders)
         timings["generate_ms"] = (time.perf_counter() - t1) * 1000
         timings["total_ms"] = timings["retrieve_ms"] + timings["generate_ms"]
         yield Answer(question=question, text=verdict.text, citations=verdict.citations,

@@ -13,9 +13,11 @@ from rag.citations import (
     numbers,
     question_system_words,
     render,
+    role_speaker,
     split_cited,
     strip_markers,
     support,
+    title_holders,
 )
 from rag.text import stem
 from rag.types import Chunk, Passage
@@ -673,3 +675,23 @@ def test_a_pair_is_of_one_document_and_each_gives_more_than_a_common_word():
 def test_a_source_preamble_keeps_a_dotted_name_whole():
     s = split_cited("According to [2], typing.Self is used to represent the class. Then more.")
     assert s[0] == CitedSentence("Typing.Self is used to represent the class.", (2,))
+
+
+@pytest.mark.parametrize(("sentence", "title"), [
+    ("The political analyst calls worries about the ratification a false narrative.",
+     "analyst"),
+    ("The Armenian Prime Minister stated that there is no organization itself.", "Minister"),
+    ("According to the Russian presidential spokesman, Russia cannot leave Armenia.",
+     "spokesman"),
+    ("Peskov said that Russia cannot leave Armenia.", None),  # a name, not a title
+    ("The Rome Statute is the treaty that established the court.", None),  # nobody speaks
+])
+def test_a_speaker_named_by_title(sentence, title):
+    assert role_speaker(sentence) == title
+
+
+def test_the_names_a_title_is_given():
+    assert title_holders("spokesman", PESKOV.chunk.text) == {"dmitry", "peskov"}
+    assert title_holders("analyst", KOCHINYAN_INTRO.chunk.text) == {"areg", "kochinyan"}
+    # "the political analyst notes": the title, and no name after it.
+    assert title_holders("analyst", HYSTERIA.chunk.text) == set()

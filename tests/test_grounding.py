@@ -619,3 +619,47 @@ def test_a_title_vouches_for_the_questions_version_as_for_its_names():
     assert _mentions_key_terms(q, sentence, title)  # 3.11.2 is a 3.11
     assert not _mentions_key_terms(q.replace("3.11", "3.12"), sentence, title)
     assert not _mentions_key_terms(q, sentence, "pickle — Python object serialization")
+
+
+# --- "What did X say?" answered with someone else's words ---------------------------------
+
+ANALYST = _p("The political analyst calls worries about the possible ratification of the Rome "
+             "Statute a false narrative.", 9000)
+ZAKHAROVA = _p("Russian Foreign Ministry spokesperson Maria Zakharova announced that Moscow has "
+               "already requested clarifications regarding Armenia’s ratification of the Rome "
+               "Statute.", 3300)
+PM = _p("On September 2, Armenian Prime Minister Nikol Pashinyan stated in an interview with "
+        "the Italian newspaper La Repubblica that the peacekeeping forces are not fulfilling "
+        "their mission.", 1200)
+PEACEKEEPERS = _p("The Armenian Prime Minister said that the peacekeeping forces are not "
+                  "fulfilling their mission.", 5000)
+
+
+def test_another_speakers_words_do_not_answer_what_x_said():
+    q = "What did Dmitry Peskov say about Armenia's plans to ratify the Rome Statute?"
+    # The documents give the title "analyst" to Kochinyan, not to Peskov.
+    v = judge(q, q, (ANALYST, PESKOV), "The political analyst calls worries about the "
+              "possible ratification of the Rome Statute a false narrative [1].",
+              holders=lambda title: {"areg", "kochinyan"} if title == "analyst" else set())
+    assert v.abstained and "others' words, not Peskov's" in v.text
+    assert any("someone else's words" in w for w in v.warnings)
+    # Someone else by name; the passages' own titles when no corpus lookup is given.
+    v = judge(q, q, (ZAKHAROVA, PESKOV), "Maria Zakharova announced that Moscow has already "
+              "requested clarifications regarding Armenia’s ratification of the Rome Statute [1].")
+    assert v.abstained and "others' words" in v.text
+
+
+def test_a_title_the_documents_give_x_is_x_speaking():
+    q = "What did Pashinyan say about the peacekeeping forces?"
+    raw = ("The Armenian Prime Minister said that the peacekeeping forces are not fulfilling "
+           "their mission [1].")
+    # "Armenian Prime Minister Nikol Pashinyan" in passage [2]: the title is his.
+    v = judge(q, q, (PEACEKEEPERS, PM), raw)
+    assert not v.abstained and v.text.startswith("The Armenian Prime Minister said")
+    # A title the documents give no one is not someone else's either.
+    v = judge(q, q, (PEACEKEEPERS,), raw, holders=lambda title: set())
+    assert not v.abstained
+    # Nor does the rule touch a question that asks no one's words.
+    q = "What are the peacekeeping forces not fulfilling?"
+    v = judge(q, q, (PEACEKEEPERS,), raw, holders=lambda title: {"someone"})
+    assert not v.abstained

@@ -87,3 +87,10 @@ def test_hybrid_keeps_each_retrievers_first_pick(index, embedder):
     lexical = Retriever(embedder, "bm25").search(corpus, q, 1)[0].chunk.chunk_id
     top = [p.chunk.chunk_id for p in Retriever(embedder, "hybrid").search(corpus, q, 2)]
     assert set(top) == {dense, lexical} or (dense == lexical and top[0] == dense)
+
+
+def test_the_corpus_knows_whom_it_gives_a_title(index):
+    corpus = Corpus(index)
+    assert {"dmitry", "peskov"} <= corpus.title_holders("spokesman")
+    assert {"areg", "kochinyan"} <= corpus.title_holders("analyst")
+    assert corpus.title_holders("documents") == frozenset()
