@@ -47,7 +47,10 @@ _NAME = r"([A-Z][\w’'-]+)"
 # minister declared" (the name is an adjective there) nor "Azerbaijan is to say".
 _BETWEEN = (r"(?:also|again|then|further|later|once|has|had|have|did|does|do|not|never|"
             r"just|already|openly|publicly|recently|previously|repeatedly|reportedly)")
-_SPEAKER_BEFORE = re.compile(rf"{_NAME}(?:\s+{_BETWEEN}){{0,2}}\s+{SPEECH}\b")
+# A name after "by", "of"... is not the verb's subject: "The analyst quoted by JAMnews does
+# not believe", "The spokesman of Putin said".
+_NOT_SUBJECT = "".join(rf"(?<!\b{p} )" for p in ("by", "of", "for", "from", "to", "with"))
+_SPEAKER_BEFORE = re.compile(rf"{_NOT_SUBJECT}{_NAME}(?:\s+{_BETWEEN}){{0,2}}\s+{SPEECH}\b")
 # "according to Maria Zakharova", "..., said Peskov."
 _FULL_NAME = r"([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*)"
 _SPEAKER_AFTER = re.compile(

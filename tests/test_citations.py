@@ -118,6 +118,9 @@ def test_attribution_needs_the_speaker_speaking():
     # Technical prose: a function or the documentation "says" things; nobody speaks.
     assert speakers("The function says it returns None.") == set()
     assert speakers("What does the documentation say about OrderedDict?") == set()
+    # A name after "by" or "of" is not who speaks: the analyst and the spokesman do.
+    assert speakers("The analyst quoted by JAMnews does not believe that it is so.") == set()
+    assert speakers("The spokesman of Putin said that he will not come.") == set()
     # Named in the passage, but not as the one speaking: unsupported.
     assert support("Putin said that he will not be arrested if he comes to Armenia.",
                    KHURSHUDYAN.chunk.text) == 0.0
