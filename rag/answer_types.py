@@ -84,9 +84,12 @@ _VERSION = re.compile(r"(?<![\w.])\d+\.\d+(?:\.\d+)?(?![\w.]*\d)")
 _COUNT = re.compile(rf"\b(?:{_DIGITS}|{_NUMBER_WORD})\b", re.IGNORECASE)
 # A duration spelled out ("three years", "thirty days") is a time as much as "3 years" is.
 _UNIT = r"(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centur(?:y|ies))"
+# "Since" tells a time when a time follows ("since 2021", "since May 11", "since the war"),
+# not when a reason does ("since war crimes have been committed against our country").
+_SINCE = rf"since(?=\s+(?:\d|{_MONTH}\b|{_WEEKDAY}\b|(?:the|then|last|early|late|version)\b))"
 _TIME = re.compile(rf"\b(?:{_DIGITS})\b|\b{_NUMBER_WORD}[\s-]+{_UNIT}\b|"
-                   rf"\b(?:{_MONTH}|{_WEEKDAY}|today|yesterday|tomorrow|ago|"
-                   r"before|after|since|until|during|earlier|later|soon|recently|previously|now|currently|"
+                   rf"\b(?:{_MONTH}|{_WEEKDAY}|{_SINCE}|today|yesterday|tomorrow|ago|"
+                   r"before|after|until|during|earlier|later|soon|recently|previously|now|currently|"
                    r"morning|evening|night|week|month|year|decade|century|version)\b",
                    re.IGNORECASE)
 # An exception's name is a CamelCase identifier: ValueError, TimeoutExpired, StopIteration.

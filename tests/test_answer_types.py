@@ -63,6 +63,10 @@ def test_the_opening_of_a_question_sets_the_type(question, kind):
     # A duration in words is a time.
     ("When must the written offer be valid?", "For at least three years.", True),
     ("When must the written offer be valid?", "For as long as you offer spare parts.", False),
+    # "Since" gives a time when a time follows it, not a reason.
+    ("When is parliament to vote on the statute?", "We need it, since war crimes are being "
+     "committed against our country.", False),
+    ("When did the blockade start?", "It has been blocked since the war ended.", True),
     ("Which newspaper interviewed Pashinyan?", "The Italian newspaper La Repubblica.", True),
     ("Which newspaper interviewed Pashinyan?", "A newspaper interviewed Pashinyan.", False),
     # "one of the speakers" counts nothing; a demonym of the question's name is no new name.
