@@ -385,9 +385,14 @@ _SCOPE = re.compile(r"[,;:()—–]")  # where a negation's reach ends
 
 def _same_term(a: str, b: str) -> bool:
     """Two stems of one word ("believ" and "believe", "armenia" and "armenian"): equal, or
-    one a 5-letter-plus prefix of the other, at most two letters apart."""
-    return a == b or (min(len(a), len(b)) >= 5 and abs(len(a) - len(b)) <= 2
-                      and (a.startswith(b) or b.startswith(a)))
+    one a 5-letter-plus prefix of the other, at most two letters apart, and those letters
+    (a number is no ending: "DebConf22" is not "DebConf", nor "DebConf13")."""
+    if a == b:
+        return True
+    if min(len(a), len(b)) < 5 or abs(len(a) - len(b)) > 2:
+        return False
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    return long.startswith(short) and not any(c.isdigit() for c in long[len(short):])
 
 
 # "X does not believe that A is B" says about what "according to X, A is not B" says.

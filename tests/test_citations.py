@@ -526,6 +526,16 @@ def test_a_month_is_named_by_its_abbreviation():
     assert not assess("The first version was written on 30 November 2004.", text).supported
 
 
+def test_a_number_is_no_ending_of_a_name():
+    from rag.citations import named
+
+    # A demonym's ending names its country; a number names another thing of that name.
+    assert named("armenia", {"armenian"}) and named("armenian", {"armenia"})
+    assert not named("debconf22", {"debconf", "debconf13"})
+    assert not assess("DebConf22 was held in Vaumarcus.",
+                      "The fourteenth DebConf Debconf13, was held in Vaumarcus.").supported
+
+
 def test_a_bracketed_range_is_text_not_a_citation():
     parsed = split_cited("Dynamic users come from the range [61184, 65519] [2].")
     assert parsed == [CitedSentence("Dynamic users come from the range [61184, 65519].", (2,))]
