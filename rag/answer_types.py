@@ -106,8 +106,16 @@ class Expected:
         return DESCRIPTION[self.kind]
 
 
+# "When Ian Murdock left Debian, who did he appoint?": a clause that sets the scene, and
+# the question proper after its comma, whose opening decides.
+_SCENE = re.compile(r"^\s*(?:when|if|after|before|once|while|since|as)\b[^,?]{1,150},\s*"
+                    r"(?=(?:who|whom|whose|what|which|when|where|why|how|in\s+which|"
+                    r"in\s+what)\b)", re.IGNORECASE)
+
+
 def expected(question: str) -> Expected | None:
     """The type the question's opening asks for, if any."""
+    question = _SCENE.sub("", question)
     for kind, pattern in _KINDS:
         if pattern.match(question):
             return Expected(kind)

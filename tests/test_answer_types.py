@@ -34,6 +34,10 @@ from rag.answer_types import Expected, expected, holds, values
     ("At which company was the project leader working?", "name"),
     ("For how much money did Corel sell its Linux division?", "count"),
     ("In what way is it done?", None),
+    # A clause that sets the scene: the question proper, after its comma, decides.
+    ("When Ian Murdock left Debian, who did he pick to lead the project?", "name"),
+    ("If the exercise starts on Monday, how many soldiers take part?", "count"),
+    ("When did Murdock leave, and who replaced him?", "time"),
 ])
 def test_the_opening_of_a_question_sets_the_type(question, kind):
     found = expected(question)
