@@ -364,6 +364,8 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
             continue
         text = passage.chunk.text
         for q in quotable(text):
+            if q.sentence.rstrip(" ”\"')").endswith("?"):
+                continue  # a question answers nothing (an FAQ's "Did zsh have problems ...?")
             if want and not answer_types.holds(want, q.sentence, question):
                 continue
             if not _mentions_key_terms(question, q.sentence, passage.about):

@@ -280,6 +280,18 @@ def test_a_quote_must_hold_most_of_the_question_itself():
     assert kept.abstained and any("no sentence of it answers" in w for w in kept.warnings)
 
 
+def test_a_question_in_the_documents_is_never_quoted_as_the_answer():
+    # An FAQ's own question holds every word of the user's: it answers nothing.
+    q = "Did zsh have any problems with the year 2000?"
+    faq = _p("6.4: Did zsh have problems in the year 2000?\n\nNot that I heard of.", 700)
+    raw = "The documents do not say."
+    refusal = judge(q, q, (faq,), raw)
+    n = answer_passage(q, (faq,), raw, refusal)
+    assert n == 1
+    verdict = quote_answer(q, (faq,), n, refusal)
+    assert "Did zsh have problems" not in verdict.text
+
+
 # --- an answer that restates the question, and what may be quoted in its place ------------
 
 FROZEN_Q = "What exception is raised if I try to assign to a field of a frozen dataclass?"
