@@ -871,14 +871,17 @@ def _best_passages(sentence: str, passages: Sequence[Passage], question: str = "
     own = [i for i, p in enumerate(passages) if passage_speakers(p.chunk.text) <= names]
     # Nor may its numbers come from both (a number is a fact of its own passage), nor the
     # two be of different documents (what neither says, stitched from two sources).
-    said = numbers(sentence)
+    # (Numbers in words too: "one thousand and ten developers ... when Debian 6.0 was
+    # released", the count from one release's passage and the release from another's.)
+    said, valued = numbers(sentence), number_values(sentence)
     terms = word_keys(frame_and_claim(sentence)[1]) - STOPWORDS
     best: tuple[float, tuple[int, ...]] | None = None
     for i in own:
         for j in (j for j in own if j > i):
             pair = (passages[i], passages[j])
             if pair[0].chunk.doc_id != pair[1].chunk.doc_id or (
-                    said and not any(said <= numbers(p.chunk.text) for p in pair)):
+                    said and not any(said <= numbers(p.chunk.text) for p in pair)) or (
+                    valued and not any(valued <= number_values(p.chunk.text) for p in pair)):
                 continue
             # Each must give the sentence a name or two words the other lacks: one common
             # word found elsewhere is a coincidence more often than a source ("-1**2

@@ -636,6 +636,17 @@ def test_a_pair_may_not_lend_one_speaker_another_speakers_words():
     assert check([both], [prediction, vice], q).sentences[0].cites == (1, 2)
 
 
+def test_a_pair_may_not_take_its_numbers_in_words_from_both():
+    release = _p("The 6.x Releases\n\nDebian 6.0 (squeeze) was released February 6th, 2011, "
+                 "after two years of work.", 100)
+    count = _p("Debian 2.1 (slink) shipped with more than one thousand and ten developers "
+               "maintaining packages.", 900)
+    s = CitedSentence("There were more than one thousand and ten Debian developers maintaining "
+                      "packages when Debian 6.0 squeeze was released.", ())
+    q = "How many Debian developers were maintaining packages when Debian 6.0 was released?"
+    assert check([s], [release, count], q).sentences[0].cites == ()
+
+
 
 def test_a_number_is_supported_by_its_version_written_with_a_v():
     dotenv = _p("Multiline Values\n\nIf you need multiline variables in your .env file, for "
