@@ -79,7 +79,8 @@ _NUMBER_WORD = "(?:" + "|".join(sorted(
      "zero", "several", "a few"], key=lambda w: (-len(w), w))) + ")"
 _DIGITS = r"\d[\d,.]*\d|\d"
 _YEAR = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)\b")
-_DATE = re.compile(rf"\b{_MONTH}\s+\d{{1,2}}\b|\b\d{{1,2}}\s+{_MONTH}\b", re.IGNORECASE)
+_DATE = re.compile(rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?\b|"
+                   rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}\b", re.IGNORECASE)
 _VERSION = re.compile(r"(?<![\w.])\d+\.\d+(?:\.\d+)?(?![\w.]*\d)")
 _COUNT = re.compile(rf"\b(?:{_DIGITS}|{_NUMBER_WORD})\b", re.IGNORECASE)
 # A duration spelled out ("three years", "thirty days") is a time as much as "3 years" is.
@@ -131,6 +132,8 @@ def values(kind: Kind, text: str, question: str = "") -> list[str]:
                  if not _YEAR.fullmatch(m.group())
                  and not any(lo <= m.start() < hi for lo, hi in dates)
                  and not _enumerator(text, m)
+                 # "the 6.x releases" is a version family, not six of them
+                 and not re.match(r"\.[^\W\d]", text[m.end():m.end() + 2])
                  # "one of the speakers" counts nothing
                  and not (m.group().lower() == "one" and text[m.end():].startswith(" of "))]
     elif kind == "year":
@@ -160,10 +163,11 @@ def _asked(word: str, asked_words: set[str]) -> bool:
 
 
 def _enumerator(text: str, m: re.Match[str]) -> bool:
-    """Whether the number ``m`` opens a list item ("2. A member of the committee is ..."),
-    which counts nothing."""
+    """Whether the number ``m`` opens a list item or a section ("2. A member of the
+    committee is ...", "4.7. The 6.x Releases"), which counts nothing."""
     line_start = text.rfind("\n", 0, m.start()) + 1
-    return (m.group().isdigit() and not text[line_start:m.start()].strip()
+    return (re.fullmatch(r"\d+(?:\.\d+)*", m.group()) is not None
+            and not text[line_start:m.start()].strip()
             and re.match(r"[.)]\s", text[m.end():m.end() + 2]) is not None)
 
 

@@ -73,6 +73,12 @@ def test_the_opening_of_a_question_sets_the_type(question, kind):
     ("When did the blockade start?", "It has been blocked since the war ended.", True),
     ("Which newspaper interviewed Pashinyan?", "The Italian newspaper La Repubblica.", True),
     ("Which newspaper interviewed Pashinyan?", "A newspaper interviewed Pashinyan.", False),
+    # A date's day ("February 6th"), a section's number ("4.7.") and a version family
+    # ("the 6.x releases") count nothing.
+    ("How many developers were there when Debian 6.0 was released?",
+     "4.7. The 6.x Releases\nDebian 6.0 (squeeze) was released February 6th, 2011.", False),
+    ("How many developers were there when Debian 6.0 was released?",
+     "By then 1,010 developers maintained packages.", True),
     # "one of the speakers" counts nothing; a demonym of the question's name is no new name.
     ("How many tonnes of aid did she bring?", "She was one of the speakers of the summit.",
      False),
