@@ -268,6 +268,8 @@ def reflow(text: str, markdown: bool = False) -> str:
     line) is returned as is.
     """
     lines = text.split("\n")
+    if markdown:
+        return _soft_breaks(lines)
     long_ = [len(line) for line in lines if len(line.strip()) >= _WRAP_MIN]
     if len(long_) < 5 or sum(n <= _WRAP_WIDTH for n in long_) < 0.9 * len(long_):
         return text
@@ -294,6 +296,40 @@ def reflow(text: str, markdown: bool = False) -> str:
                                        or _BLOCK_START.match(lines[k - 1]))))
         if soft:
             out[-1] = f"{prev.rstrip()} {line.strip()}"
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+_TABLE_ROW = re.compile(r"[^|\n]*\S\s*\|\s*\S")
+
+
+def _soft_breaks(lines: list[str]) -> str:
+    """Markdown's paragraphs, each on one line: a line break inside a paragraph is soft and
+    reads as a space (CommonMark), however long the lines are ("... using `node --inspect`
+    et al.,\nthe inspector port is incremented by 1 ..." is one sentence). A break stays
+    before and after a blank line, a heading (and a setext heading's underline), a list
+    item, a quote, a table row, code (fenced, or indented by four after a blank line) or a
+    line four columns deeper than a paragraph's, and after a backslash (a hard break;
+    trailing spaces, the other one, are gone by now: clean_text)."""
+    code = _code_lines(lines)
+    for k, line in enumerate(lines):  # indented code: after a blank line or more of it
+        if (not code[k] and _indent(line) >= 4 and line.strip()
+                and (k == 0 or not lines[k - 1].strip() or code[k - 1])):
+            code[k] = True
+    out = [lines[0]]
+    for k in range(1, len(lines)):
+        prev, line = lines[k - 1], lines[k]
+        after = lines[k + 1] if k + 1 < len(lines) else ""
+        soft = (not code[k] and not code[k - 1] and prev.strip() and line.strip()
+                and not _BLOCK_START.match(line) and not _BLOCK_START.match(prev)
+                and not _LIST_START.match(line)
+                and not any(_UNDERLINE.fullmatch(x) for x in (prev, line, after))
+                and (_indent(line) < _indent(prev) + 4 or _LIST_START.match(prev))
+                and not prev.endswith("\\")
+                and not (_TABLE_ROW.match(prev) and _TABLE_ROW.match(line)))
+        if soft:
+            out[-1] = f"{out[-1].rstrip()} {line.strip()}"
         else:
             out.append(line)
     return "\n".join(out)

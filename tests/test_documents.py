@@ -409,6 +409,29 @@ def test_text_with_a_paragraph_a_line_is_not_reflowed():
     assert out.split("\n")[1:] == md.split("\n")[2:]
 
 
+def test_a_markdown_paragraph_is_one_line_however_long_its_lines(tmp_path):
+    # One paragraph a line, but for one soft break: it reads as a space (CommonMark), so the
+    # sentence across it is one sentence; headings, items, code and hard breaks stay lines.
+    path = tmp_path / "Readme.md"
+    path.write_text(
+        "## Debugging stand-alone executable subcommands\n\n"
+        "An executable subcommand is launched as a separate child process, and it has no "
+        "way of knowing which port its parent's inspector listens on.\n\n"
+        "If you are using the node inspector for [debugging](https://nodejs.org/x) "
+        "executable subcommands using `node --inspect` et al.,\n"
+        "the inspector port is incremented by 1 for the spawned subcommand.\n\n"
+        "- an item that goes on\n  onto a second line\n- another item\n\n"
+        "    indented code\nA line after code\nFirst line of a poem\\\nsecond line\n\n"
+        "```\nconst a = 1\nconst b = 2\n```\n")
+    doc = load(SourceFile("Readme.md", path, "h"))
+    assert ("using `node --inspect` et al., the inspector port is incremented by 1 for the "
+            "spawned subcommand.") in doc.text
+    assert "\n- an item that goes on onto a second line\n- another item\n" in doc.text
+    assert "    indented code\nA line after code First line of a poem\\\nsecond line" in doc.text
+    assert "```\nconst a = 1\nconst b = 2\n```" in doc.text
+    assert [h for _, _, h in doc.headings] == ["Debugging stand-alone executable subcommands"]
+
+
 def test_markdown_title_is_its_first_h1_or_the_file_name(tmp_path):
     path = tmp_path / "README.md"
     path.write_text('<p align="center"><img src="logo.png" alt="Zstandard"></p>\n\n'
