@@ -385,8 +385,8 @@ _SCOPE = re.compile(r"[,;:()—–]")  # where a negation's reach ends
 
 def _same_term(a: str, b: str) -> bool:
     """Two stems of one word ("believ" and "believe", "armenia" and "armenian"): equal, or
-    one a 5-letter-plus prefix of the other, at most two letters apart, and those letters
-    (a number is no ending: "DebConf22" is not "DebConf", nor "DebConf13")."""
+    one a 5-letter-plus prefix of the other, longer by at most two letters (not digits: a
+    number is no ending, "DebConf22" is not "DebConf", nor "DebConf13")."""
     if a == b:
         return True
     if min(len(a), len(b)) < 5 or abs(len(a) - len(b)) > 2:

@@ -256,16 +256,16 @@ def _indent(line: str) -> int:
 
 
 def reflow(text: str, markdown: bool = False) -> str:
-    """Join the lines of hard-wrapped paragraphs, if the text is wrapped at a fixed width.
+    """Join the lines of hard-wrapped paragraphs, if the text is wrapped at a fixed width
+    (Markdown: every paragraph's lines, wrapped or not; see _soft_breaks).
 
     A line break is soft when the line before is long (_WRAP_MIN) and the next line
     continues it: not blank, not a list item, a heading's underline or the heading above
-    one, not more indented (code), and, in Markdown, not a heading, table, quote, HTML or
-    fenced code. A line indented by 4 or more is code, unless it continues a list item (the
-    GPL's "    b) Convey ..." runs on for twelve lines) or runs to the wrap width with
-    nothing code-like in it or the next (a manual page, or the Debian Social Contract,
-    indents every paragraph by seven). Text with long unwrapped lines (one paragraph a
-    line) is returned as is.
+    one, not more indented (code). A line indented by 4 or more is code, unless it
+    continues a list item (the GPL's "    b) Convey ..." runs on for twelve lines) or runs
+    to the wrap width with nothing code-like in it or the next (a manual page, or the
+    Debian Social Contract, indents every paragraph by seven). Text with long unwrapped
+    lines (one paragraph a line) is returned as is.
     """
     lines = text.split("\n")
     if markdown:
@@ -277,12 +277,11 @@ def reflow(text: str, markdown: bool = False) -> str:
     # is followed by a capital ("Copyright (c) 1998 A. Author" over "Copyright (c) 1996 ...")
     # is a line of its own.
     full = _full_width(long_)
-    code = _code_lines(lines) if markdown else [False] * len(lines)
     out = [lines[0]]
     for k in range(1, len(lines)):
         prev, line = out[-1], lines[k]
         after = lines[k + 1] if k + 1 < len(lines) else ""
-        soft = (not code[k] and not code[k - 1] and len(lines[k - 1].strip()) >= _WRAP_MIN
+        soft = (len(lines[k - 1].strip()) >= _WRAP_MIN
                 and line.strip()
                 and (not line.lstrip()[:1].isupper() or len(lines[k - 1].rstrip()) >= full)
                 and not _LIST_START.match(line) and not _UNDERLINE.fullmatch(line)
@@ -291,9 +290,7 @@ def reflow(text: str, markdown: bool = False) -> str:
                 and not (_indent(lines[k - 1]) >= 4 and not _LIST_START.match(prev)
                          and not (len(lines[k - 1].rstrip()) >= full
                                   and not _CODE_LIKE.search(lines[k - 1])
-                                  and not _CODE_LIKE.search(line)))
-                and not (markdown and (_BLOCK_START.match(line)
-                                       or _BLOCK_START.match(lines[k - 1]))))
+                                  and not _CODE_LIKE.search(line))))
         if soft:
             out[-1] = f"{prev.rstrip()} {line.strip()}"
         else:

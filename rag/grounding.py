@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Container, Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 from . import abstention, answer_types, citations, prompts
 from .chunking import sentence_spans
@@ -597,9 +598,9 @@ def _others_words(question: str, kept: Sequence[CitedSentence], passages: Sequen
     asked = {term_key(n) for names, _ in _asked_speakers(question) for n in names}
     if not asked:
         return []
-    if holders is None:
-        text = "\n".join(p.chunk.text for p in passages)
-        holders = lambda title: citations.title_holders(title, text)  # noqa: E731
+    if holders is None:  # the titles the passages give
+        holders = partial(citations.title_holders, text="\n".join(p.chunk.text
+                                                                  for p in passages))
     out = []
     for s in kept:
         keys = word_keys(s.text)
