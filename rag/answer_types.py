@@ -85,9 +85,13 @@ _VERSION = re.compile(r"(?<![\w.])\d+\.\d+(?:\.\d+)?(?![\w.]*\d)")
 _COUNT = re.compile(rf"\b(?:{_DIGITS}|{_NUMBER_WORD})\b", re.IGNORECASE)
 # A duration spelled out ("three years", "thirty days") is a time as much as "3 years" is.
 _UNIT = r"(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centur(?:y|ies))"
-# "Since" tells a time when a time follows ("since 2021", "since May 11", "since the war"),
-# not when a reason does ("since war crimes have been committed against our country").
-_SINCE = rf"since(?=\s+(?:\d|{_MONTH}\b|{_WEEKDAY}\b|(?:the|then|last|early|late|version)\b))"
+# "Since" tells a time ("since 2021", "since v3", "since the war", "since independence"),
+# unless a clause follows it, which gives a reason ("since war crimes have been committed
+# against our country": a verb within four words).
+_AUX = (r"(?:is|are|was|were|has|have|had|do|does|did|will|would|can|could|should|may|"
+        r"might|must)")
+_SINCE = (rf"since(?=\s+(?:v?\d|{_MONTH}\b|{_WEEKDAY}\b)|"
+          rf"(?!(?:\s+[\w’'-]+){{0,3}}?\s+{_AUX}\b))")
 _TIME = re.compile(rf"\b(?:{_DIGITS})\b|\b{_NUMBER_WORD}[\s-]+{_UNIT}\b|"
                    rf"\b(?:{_MONTH}|{_WEEKDAY}|{_SINCE}|today|yesterday|tomorrow|ago|"
                    r"before|after|until|during|earlier|later|soon|recently|previously|now|currently|"
@@ -108,8 +112,10 @@ class Expected:
 
 
 # "When Ian Murdock left Debian, who did he appoint?": a clause that sets the scene, and
-# the question proper after its comma, whose opening decides.
-_SCENE = re.compile(r"^\s*(?:when|if|after|before|once|while|since|as)\b[^,?]{1,150},\s*"
+# the question proper after its comma, whose opening decides ("When did Peskov, who is
+# Putin's spokesman, say this?" is one question, asking when).
+_SCENE = re.compile(rf"^\s*(?:when|if|after|before|once|while|since|as)\b(?!\s+{_AUX}\b)"
+                    r"[^,?]{1,150},\s*"
                     r"(?=(?:who|whom|whose|what|which|when|where|why|how|in\s+which|"
                     r"in\s+what)\b)", re.IGNORECASE)
 

@@ -50,7 +50,8 @@ _BETWEEN = (r"(?:also|again|then|further|later|once|has|had|have|did|does|do|not
 # A name after "by", "of"... is not the verb's subject: "The analyst quoted by JAMnews does
 # not believe", "The spokesman of Putin said".
 _NOT_SUBJECT = "".join(rf"(?<!\b{p} )" for p in ("by", "of", "for", "from", "to", "with"))
-_SPEAKER_BEFORE = re.compile(rf"{_NOT_SUBJECT}{_NAME}(?:\s+{_BETWEEN}){{0,2}}\s+{SPEECH}\b")
+_SPEAKER_BEFORE = re.compile(rf"{_NOT_SUBJECT}(?<![\w’'-]){_NAME}(?:\s+{_BETWEEN}){{0,2}}"
+                             rf"\s+{SPEECH}\b")
 # "according to Maria Zakharova", "..., said Peskov."
 _FULL_NAME = r"([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*)"
 _SPEAKER_AFTER = re.compile(
@@ -76,22 +77,41 @@ def speakers(sentence: str) -> set[str]:
 _ROLE_SPEAKER = re.compile(
     rf"^\s*(?:(?:[Tt]he|[Aa]n?)\s+(?:[\w’'-]+\s+){{0,4}}?([\w’'-]+)(?:\s+{_BETWEEN}){{0,2}}"
     rf"\s+{SPEECH}\b|[Aa]ccording\s+to\s+(?:the|an?)\s+(?:[\w’'-]+\s+){{0,4}}?([\w’'-]+)\s*,)")
-# A title before a name: "spokesman Dmitry Peskov", "Political analyst Areg Kochinyan".
-_TITLED_NAME = r"\s+((?:[A-Z][\w’'-]+\s+){0,2}[A-Z][\w’'-]+)"
+# A name, on one line: "Dmitry Peskov", "Areg Kochinyan" (a no-break space is a space).
+_SPACE = r"[^\S\n]+"
+_PERSON = rf"((?:[A-Z][\w’'-]+{_SPACE}){{0,2}}[A-Z][\w’'-]+)"
 
 
 def role_speaker(sentence: str) -> str | None:
     """The title of the speaker a sentence names by what they are, not by name ("analyst"
-    in "The political analyst calls worries a false narrative"); None if it names none."""
+    in "The political analyst calls worries a false narrative"); None if it names none, or
+    names someone ("The same day Zakharova announced": a capitalised word after a lower-case
+    one is a name, where "The Armenian Prime Minister" is a title)."""
     m = _ROLE_SPEAKER.match(sentence)
-    return (m.group(1) or m.group(2)) if m else None
+    if not m:
+        return None
+    title = m.group(1) or m.group(2)
+    before = sentence[: (m.start(1) if m.group(1) else m.start(2))].split()
+    if title[:1].isupper() and before and before[-1][:1].islower():
+        return None
+    return title
 
 
 def title_holders(title: str, text: str) -> set[str]:
     """The keys of the names ``text`` gives ``title`` to: {"areg", "kochinyan"} for
-    "analyst" in "Political analyst Areg Kochinyan does not believe ..."."""
-    pattern = rf"(?<![\w’'-])(?i:{re.escape(title)}){_TITLED_NAME}"
-    return {term_key(w) for m in re.finditer(pattern, text) for w in m.group(1).split()}
+    "analyst" in "Political analyst Areg Kochinyan does not believe ..." and in "Areg
+    Kochinyan, the political analyst, ...". A headline's capitalised words ("Kremlin
+    Spokesman Says Russia ...") are no name: a speech verb or a small word ends one."""
+    t = re.escape(title)
+    before = rf"(?<![\w’'-])(?i:{t}){_SPACE}{_PERSON}"
+    after = rf"{_PERSON},{_SPACE}(?:the|a|an){_SPACE}(?:[\w’'-]+{_SPACE}){{0,4}}?(?i:{t})\b"
+    keys: set[str] = set()
+    for m in (*re.finditer(before, text), *re.finditer(after, text)):
+        for w in m.group(1).split():
+            if w.lower() in STOPWORDS or re.fullmatch(SPEECH, w.lower()):
+                break
+            keys.add(term_key(w))
+    return keys
 
 
 def _document_named(name: str, sentence: str, about: str) -> bool:
@@ -873,15 +893,15 @@ def _best_passages(sentence: str, passages: Sequence[Passage], question: str = "
     # two be of different documents (what neither says, stitched from two sources).
     # (Numbers in words too: "one thousand and ten developers ... when Debian 6.0 was
     # released", the count from one release's passage and the release from another's.)
-    said, valued = numbers(sentence), number_values(sentence)
+    said, valued = numbers(sentence), spelled_numbers(sentence)
     terms = word_keys(frame_and_claim(sentence)[1]) - STOPWORDS
     best: tuple[float, tuple[int, ...]] | None = None
     for i in own:
         for j in (j for j in own if j > i):
             pair = (passages[i], passages[j])
-            if pair[0].chunk.doc_id != pair[1].chunk.doc_id or (
-                    said and not any(said <= numbers(p.chunk.text) for p in pair)) or (
-                    valued and not any(valued <= number_values(p.chunk.text) for p in pair)):
+            if pair[0].chunk.doc_id != pair[1].chunk.doc_id or ((said or valued) and not any(
+                    said <= numbers(p.chunk.text) and valued <= number_values(p.chunk.text)
+                    for p in pair)):
                 continue
             # Each must give the sentence a name or two words the other lacks: one common
             # word found elsewhere is a coincidence more often than a source ("-1**2

@@ -153,8 +153,8 @@ def load(source: SourceFile, max_chars: int = 5_000_000) -> Document:
     text, metadata = clean_text(text)
     if not text.strip():
         raise ValueError("no text in it")
-    if kind in ("text", "markdown"):
-        text = reflow(text, markdown=kind == "markdown")
+    if kind == "text":  # (Markdown's paragraphs were joined as it was read)
+        text = reflow(text)
     headings = (_locate(text, outline) if kind == "html"
                 else _pdf_headings(text, outline) if kind == "pdf"
                 else _markdown_headings(text) if kind == "markdown"
@@ -255,9 +255,9 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" \t"))
 
 
-def reflow(text: str, markdown: bool = False) -> str:
+def reflow(text: str) -> str:
     """Join the lines of hard-wrapped paragraphs, if the text is wrapped at a fixed width
-    (Markdown: every paragraph's lines, wrapped or not; see _soft_breaks).
+    (Markdown joins every paragraph's lines, wrapped or not: see _soft_breaks).
 
     A line break is soft when the line before is long (_WRAP_MIN) and the next line
     continues it: not blank, not a list item, a heading's underline or the heading above
@@ -268,8 +268,6 @@ def reflow(text: str, markdown: bool = False) -> str:
     lines (one paragraph a line) is returned as is.
     """
     lines = text.split("\n")
-    if markdown:
-        return _soft_breaks(lines)
     long_ = [len(line) for line in lines if len(line.strip()) >= _WRAP_MIN]
     if len(long_) < 5 or sum(n <= _WRAP_WIDTH for n in long_) < 0.9 * len(long_):
         return text
@@ -301,20 +299,21 @@ def reflow(text: str, markdown: bool = False) -> str:
 _TABLE_ROW = re.compile(r"[^|\n]*\S\s*\|\s*\S")
 
 
-def _soft_breaks(lines: list[str]) -> str:
+def _soft_breaks(lines: list[str], fixed: list[bool]) -> str:
     """Markdown's paragraphs, each on one line: a line break inside a paragraph is soft and
     reads as a space (CommonMark), however long the lines are ("... using `node --inspect`
     et al.,\nthe inspector port is incremented by 1 ..." is one sentence). A break stays
-    before and after a blank line, a heading (and a setext heading's underline), a list
-    item, a quote, a table row, code (fenced, or indented by four after a blank line) or a
-    line four columns deeper than a paragraph's, and after a backslash (a hard break;
-    trailing spaces, the other one, are gone by now: clean_text)."""
-    code = _code_lines(lines)
+    at the ``fixed`` lines (fenced code, HTML blocks), before and after a blank line, a
+    heading (and a setext heading's underline), a list item, a quote, a table row,
+    indented code (four columns, a tab as four, after a blank line) or a line four columns
+    deeper than a paragraph's, and after a hard break (two spaces or a backslash at the end
+    of the line)."""
+    code = list(fixed)
     for k, line in enumerate(lines):  # indented code: after a blank line or more of it
-        if (not code[k] and _indent(line) >= 4 and line.strip()
+        if (not code[k] and _indent(line.expandtabs(4)) >= 4 and line.strip()
                 and (k == 0 or not lines[k - 1].strip() or code[k - 1])):
             code[k] = True
-    out = [lines[0]]
+    out = [lines[0]] if lines else []
     for k in range(1, len(lines)):
         prev, line = lines[k - 1], lines[k]
         after = lines[k + 1] if k + 1 < len(lines) else ""
@@ -322,8 +321,9 @@ def _soft_breaks(lines: list[str]) -> str:
                 and not _BLOCK_START.match(line) and not _BLOCK_START.match(prev)
                 and not _LIST_START.match(line)
                 and not any(_UNDERLINE.fullmatch(x) for x in (prev, line, after))
-                and (_indent(line) < _indent(prev) + 4 or _LIST_START.match(prev))
-                and not prev.endswith("\\")
+                and (_indent(line.expandtabs(4)) < _indent(prev.expandtabs(4)) + 4
+                     or _LIST_START.match(prev))
+                and not prev.endswith(("  ", "\\"))
                 and not (_TABLE_ROW.match(prev) and _TABLE_ROW.match(line)))
         if soft:
             out[-1] = f"{out[-1].rstrip()} {line.strip()}"
@@ -849,6 +849,7 @@ _MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"\
 _MD_REF_LINK = re.compile(r"\[([^\]\n]+)\]\[[^\]\n]*\]")
 _MD_REF_DEFINITION = re.compile(r"\s{0,3}\[[^\]\n]+\]:\s+\S+.*")
 _HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>\n]*)?/?>")
+_HTML_BLOCK = re.compile(r" {0,3}<(?:[A-Za-z/]|!--)")
 
 
 def _markdown_text(raw: str) -> tuple[str, str | None]:
@@ -859,14 +860,19 @@ def _markdown_text(raw: str) -> tuple[str, str | None]:
             title = t.group(1)
         raw = raw.replace("\r\n", "\n")[m.end():]
     lines = raw.split("\n")
-    out = []
+    out: list[str] = []
+    fixed: list[bool] = []  # code and HTML blocks: their line breaks are not soft
+    html = False
     for line, code in zip(lines, _code_lines(lines), strict=True):
         if not code:
             if _MD_REF_DEFINITION.fullmatch(line):
                 continue
+            # An HTML block runs from a line opening with a tag (or comment) to a blank line.
+            html = bool(line.strip()) and (html or _HTML_BLOCK.match(line) is not None)
             line = _HTML_TAG.sub("", _MD_REF_LINK.sub(r"\1", _MD_LINK.sub(r"\1", line)))
         out.append(line)
-    return "\n".join(out), title
+        fixed.append(code or html)
+    return _soft_breaks(out, fixed), title
 
 
 def _markdown_headings(text: str) -> tuple[tuple[int, int, str], ...]:

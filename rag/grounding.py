@@ -184,9 +184,13 @@ def judge(question: str, asked: str, passages: Sequence[Passage], raw: str,
             warnings.append(f"removed a sentence that reports someone else's words: "
                             f"“{s.text[:80]}”")
         if not any(s.cites for s in kept):
-            names = sorted({n for names, _ in _asked_speakers(question) for n in names})
-            return _abstain(f"The passages it cites report others' words, not "
-                            f"{', '.join(names)}'s.", warnings)
+            # X's own statement, if a passage shows X speaking on the question's topic.
+            kept = _other_statements(question, others, passages, warnings)
+            if not kept:
+                names = sorted({n for names, _ in _asked_speakers(question) for n in names})
+                whose = " or ".join(f"{n}'s" for n in names)
+                return _abstain(f"The passages it cites report others' words, not {whose}.",
+                                warnings)
     kept = kept + _other_statements(question, kept, passages, warnings)
     text = citations.render(kept)
     want = answer_types.expected(question)
@@ -595,12 +599,22 @@ def _others_words(question: str, kept: Sequence[CitedSentence], passages: Sequen
     documents speak of "political analyst Areg Kochinyan"). A title the documents give X
     ("The Armenian Prime Minister stated ..." for Pashinyan, "Armenian Prime Minister
     Nikol Pashinyan") or to no one ("The documents say ...") is not someone else."""
-    asked = {term_key(n) for names, _ in _asked_speakers(question) for n in names}
-    if not asked:
+    parts = _asked_speakers(question)
+    if not parts:
         return []
+    # Everyone the question asks to speak ("What did Peskov and Zakharova say?"), and the
+    # full names the passages write around them ("Dmitry" is "Dmitry Peskov").
+    asked = {term_key(n) for names, _ in parts for n in names}
+    for _, part in parts:
+        for m in _SUBJECTS.finditer(part):
+            asked |= {term_key(w) for w in re.findall(r"[A-Z][\w’'-]+", m.group(1))}
+    text = "\n".join(p.chunk.text for p in passages)
+    for m in re.finditer(r"[A-Z][\w’'-]+(?:[ \t]+[A-Z][\w’'-]+)+", text):
+        run = {term_key(w) for w in m.group().split()}
+        if run & asked:
+            asked |= run
     if holders is None:  # the titles the passages give
-        holders = partial(citations.title_holders, text="\n".join(p.chunk.text
-                                                                  for p in passages))
+        holders = partial(citations.title_holders, text=text)
     out = []
     for s in kept:
         keys = word_keys(s.text)
@@ -614,6 +628,13 @@ def _others_words(question: str, kept: Sequence[CitedSentence], passages: Sequen
         elif {term_key(n) for n in citations.speakers(s.text)} - asked:
             out.append(s)
     return out
+
+
+# Who a question asks to speak: the words between "did" and its verb of speech ("What did
+# Peskov and Zakharova say ...?").
+_SUBJECTS = re.compile(r"\b(?:did|does|do|has|have)\s+([^?]{1,80}?)\s+(?:say|tell|answer|"
+                       r"respond|reply|react|comment|add|write|explain|claim|argue|warn|"
+                       r"announce|declare|insist|stress|think|believe)\b")
 
 
 def _other_statements(question: str, kept: Sequence[CitedSentence],

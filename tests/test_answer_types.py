@@ -38,6 +38,7 @@ from rag.answer_types import Expected, expected, holds, values
     ("When Ian Murdock left Debian, who did he pick to lead the project?", "name"),
     ("If the exercise starts on Monday, how many soldiers take part?", "count"),
     ("When did Murdock leave, and who replaced him?", "time"),
+    ("When did Peskov, who is Putin's spokesman, say this?", "time"),  # a relative clause
 ])
 def test_the_opening_of_a_question_sets_the_type(question, kind):
     found = expected(question)
@@ -71,6 +72,8 @@ def test_the_opening_of_a_question_sets_the_type(question, kind):
     ("When is parliament to vote on the statute?", "We need it, since war crimes are being "
      "committed against our country.", False),
     ("When did the blockade start?", "It has been blocked since the war ended.", True),
+    ("When was the option added?", "It has been available since v3.", True),
+    ("When was the option added?", "It has been there since its first release.", True),
     ("Which newspaper interviewed Pashinyan?", "The Italian newspaper La Repubblica.", True),
     ("Which newspaper interviewed Pashinyan?", "A newspaper interviewed Pashinyan.", False),
     # A date's day ("February 6th"), a section's number ("4.7.") and a version family

@@ -636,6 +636,15 @@ def test_a_pair_may_not_lend_one_speaker_another_speakers_words():
     assert check([both], [prediction, vice], q).sentences[0].cites == (1, 2)
 
 
+def test_a_pair_may_join_names_with_digits():
+    # "IPv6" and "UTF-8" are names, not numbers a passage must hold for the other.
+    ipv6 = _p("The server listens on IPv6 addresses by default.", 100)
+    utf8 = _p("Its configuration files must be encoded in UTF-8.", 900)
+    s = CitedSentence("The server listens on IPv6 addresses by default, and its configuration "
+                      "files must be encoded in UTF-8.", ())
+    assert check([s], [ipv6, utf8], "").sentences[0].cites == (1, 2)
+
+
 def test_a_pair_may_not_take_its_numbers_in_words_from_both():
     release = _p("The 6.x Releases\n\nDebian 6.0 (squeeze) was released February 6th, 2011, "
                  "after two years of work.", 100)
@@ -709,6 +718,9 @@ def test_a_source_preamble_keeps_a_dotted_name_whole():
      "spokesman"),
     ("Peskov said that Russia cannot leave Armenia.", None),  # a name, not a title
     ("The Rome Statute is the treaty that established the court.", None),  # nobody speaks
+    # A capitalised word after a lower-case one is a name, not a title.
+    ("The same day Zakharova announced that Moscow asked for clarifications.", None),
+    ("The political analyst quoted by JAMnews does not believe it.", None),
 ])
 def test_a_speaker_named_by_title(sentence, title):
     assert role_speaker(sentence) == title
@@ -719,3 +731,10 @@ def test_the_names_a_title_is_given():
     assert title_holders("analyst", KOCHINYAN_INTRO.chunk.text) == {"areg", "kochinyan"}
     # "the political analyst notes": the title, and no name after it.
     assert title_holders("analyst", HYSTERIA.chunk.text) == set()
+    # A title after the name; not a headline's words, nor a name on the next line.
+    assert title_holders("spokesman", "Dmitry Peskov, the Kremlin spokesman, said it.") == {
+        "dmitry", "peskov"}
+    assert title_holders("spokesman", "Kremlin Spokesman Says Russia Cannot Leave") == set()
+    assert title_holders("Minister", "Armenian Prime Minister\xa0Nikol Pashinyan said") == {
+        "nikol", "pashinyan"}  # a no-break space is a space
+    assert title_holders("spokesman", "Statement of the spokesman\n\nThe Kremlin said") == set()

@@ -403,7 +403,9 @@ def test_text_with_a_paragraph_a_line_is_not_reflowed():
                     "```", "code that is long enough to count as a wrapped line of text xx",
                     "more code that is long enough to count as a wrapped line of text", "```",
                     "> a quotation that is long enough to count as a wrapped line here"])
-    out = reflow(md, markdown=True)
+    from rag.documents import _markdown_text
+
+    out = _markdown_text(md)[0]
     assert out.split("\n")[0].endswith("here, and continues on the next line of the very "
                                        "same paragraph of text.")
     assert out.split("\n")[1:] == md.split("\n")[2:]
@@ -430,6 +432,14 @@ def test_a_markdown_paragraph_is_one_line_however_long_its_lines(tmp_path):
     assert "    indented code\nA line after code First line of a poem\\\nsecond line" in doc.text
     assert "```\nconst a = 1\nconst b = 2\n```" in doc.text
     assert [h for _, _, h in doc.headings] == ["Debugging stand-alone executable subcommands"]
+    # Tab-indented code, an HTML table's rows and two-space hard breaks keep their lines.
+    path.write_text("Install it:\n\n\tgo get example.com/foo\n\tgo install example.com/foo\n\n"
+                    "<table>\n<tr><td>Linux</td></tr>\n<tr><td>Supported</td></tr>\n</table>\n\n"
+                    "Roses are red,  \nViolets are blue.\n")
+    doc = load(SourceFile("Readme.md", path, "h"))
+    assert "\tgo get example.com/foo\n\tgo install" in doc.text
+    assert "Linux\nSupported" in doc.text
+    assert "Roses are red,\nViolets are blue." in doc.text
 
 
 def test_markdown_title_is_its_first_h1_or_the_file_name(tmp_path):

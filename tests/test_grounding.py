@@ -675,3 +675,33 @@ def test_a_title_the_documents_give_x_is_x_speaking():
     q = "What are the peacekeeping forces not fulfilling?"
     v = judge(q, q, (PEACEKEEPERS,), raw, holders=lambda title: {"someone"})
     assert not v.abstained
+
+
+def test_x_named_with_others_by_first_name_or_after_a_title_is_still_x():
+    # Two people asked: either one's words answer.
+    q = "What did Peskov and Zakharova say about Armenia?"
+    v = judge(q, q, (PESKOV, ZAKHAROVA), "Peskov said that Russia cannot leave Armenia [1].")
+    assert not v.abstained and v.text.startswith("Peskov said")
+    # The title after the name ("Dmitry Peskov, the Kremlin spokesman, said"), not another's.
+    kremlin = _p("Dmitry Peskov, the Kremlin spokesman, said that Russia cannot leave Armenia.",
+                 10)
+    ministry = _p("Foreign Ministry spokesman Alexander Lukashevich said that talks continue.",
+                  500)
+    q = "What did Peskov say about Armenia?"
+    v = judge(q, q, (kremlin, ministry), "The Kremlin spokesman said that Russia cannot leave "
+              "Armenia [1].")
+    assert not v.abstained
+    # Asked by first name, answered by surname.
+    q = "What did Dmitry say about Armenia?"
+    v = judge(q, q, (PESKOV,), "Peskov said that Russia cannot leave Armenia [1].")
+    assert not v.abstained
+
+
+def test_others_words_give_way_to_x_own_statement_in_the_same_passage():
+    both = _p("Maria Zakharova announced that Moscow asked Yerevan for clarifications. Dmitry "
+              "Peskov said that Russia cannot leave Armenia.", 10)
+    q = "What did Peskov say about Armenia?"
+    v = judge(q, q, (both,), "Maria Zakharova announced that Moscow asked Yerevan for "
+              "clarifications [1].")
+    assert not v.abstained and "Zakharova" not in v.text
+    assert "Russia cannot leave Armenia" in v.text
