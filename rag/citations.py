@@ -52,6 +52,10 @@ _BETWEEN = (r"(?:also|again|then|further|later|once|has|had|have|did|does|do|not
 _NOT_SUBJECT = "".join(rf"(?<!\b{p} )" for p in ("by", "of", "for", "from", "to", "with"))
 _SPEAKER_BEFORE = re.compile(rf"{_NOT_SUBJECT}(?<![\w’'-]){_NAME}(?:\s+{_BETWEEN}){{0,2}}"
                              rf"\s+{SPEECH}\b")
+# "Peskov and Zakharova both expressed support ...": each of them is presented as speaking.
+_SPEAKERS_TOGETHER = re.compile(
+    rf"{_NOT_SUBJECT}(?<![\w’'-])([A-Z][\w’'-]+(?:\s*,\s*[A-Z][\w’'-]+)*\s+and\s+"
+    rf"[A-Z][\w’'-]+)\s+(?:both\s+|all\s+)?(?:{_BETWEEN}\s+){{0,2}}(?:{SPEECH}|expressed|voiced)\b")
 # "according to Maria Zakharova", "..., said Peskov."
 _FULL_NAME = r"([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*)"
 _SPEAKER_AFTER = re.compile(
@@ -62,6 +66,8 @@ _SPEAKER_AFTER = re.compile(
 def speakers(sentence: str) -> set[str]:
     """Names a sentence presents as speaking: "Peskov said ...", "according to Zakharova"."""
     names = {m.group(1) for m in _SPEAKER_BEFORE.finditer(sentence)}
+    names |= {n for m in _SPEAKERS_TOGETHER.finditer(sentence)
+              for n in re.split(r"\s*,\s*|\s+and\s+", m.group(1))}
     names |= {(m.group(1) or m.group(2)).split()[-1] for m in _SPEAKER_AFTER.finditer(sentence)}
     keys = {term_key(t) for t in key_terms(sentence)}
     # A name with a digit is a document's or a thing's ("What does GPLv3 say ...?",

@@ -118,6 +118,16 @@ def test_attribution_needs_the_speaker_speaking():
     # Technical prose: a function or the documentation "says" things; nobody speaks.
     assert speakers("The function says it returns None.") == set()
     assert speakers("What does the documentation say about OrderedDict?") == set()
+    # Two named together speak together, each of them ("both expressed", "and ... said").
+    assert speakers("Peskov and Zakharova both expressed support for it.") == {"Peskov",
+                                                                              "Zakharova"}
+    assert speakers("Armenia and Russia signed the treaty.") == set()
+    zakharova = ("Russian Foreign Ministry spokesperson Maria Zakharova announced that Moscow "
+                 "has already requested clarifications regarding Armenia’s ratification of the "
+                 "Rome Statute.")
+    assert assess("Peskov and Zakharova both expressed support for the Rome Statute, stating "
+                  "that it is necessary for Armenia to ratify it.", zakharova,
+                  "What did Peskov and Zakharova say about the Rome Statute?").reason == "speaker"
     # A name after "by" or "of" is not who speaks: the analyst and the spokesman do.
     assert speakers("The analyst quoted by JAMnews does not believe that it is so.") == set()
     assert speakers("The spokesman of Putin said that he will not come.") == set()
