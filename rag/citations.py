@@ -600,7 +600,8 @@ def assess(sentence: str, passages_text: str, question: str = "",
     if misquoted(sentence, f"{passages_text}\n{about}"):
         return Assessment(0.0, "quote")
     asked = {term_key(n) for n in key_terms(question)} if question else set()
-    for name in speakers(sentence):
+    said_by = speakers(sentence)
+    for name in said_by:
         if shows_speaking(name, passages_text):
             if _said_by_another(name, sentence, passages_text):
                 return Assessment(0.0, "speaker")
@@ -608,7 +609,8 @@ def assess(sentence: str, passages_text: str, question: str = "",
         if _document_named(name, sentence, about):
             continue
         others = passage_speakers(passages_text) - {term_key(name)}
-        if term_key(name) in asked and not others:
+        # (A passage's "he" is one person: not two named together.)
+        if term_key(name) in asked and not others and len(said_by) == 1:
             continue
         return Assessment(0.0, "speaker")
     claim = frame_and_claim(_ANSWER_WORD.sub("", sentence))[1]

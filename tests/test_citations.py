@@ -128,6 +128,14 @@ def test_attribution_needs_the_speaker_speaking():
     assert assess("Peskov and Zakharova both expressed support for the Rome Statute, stating "
                   "that it is necessary for Armenia to ratify it.", zakharova,
                   "What did Peskov and Zakharova say about the Rome Statute?").reason == "speaker"
+    # A passage whose only speaker is "he" may stand for one asked name, not for two.
+    reminds = ("He reminds that the process started long before: “The Armenian side has "
+               "always explained that this is necessary for the country.”")
+    q = "What did Peskov and Zakharova say about the Rome Statute?"
+    assert assess("Peskov and Zakharova both expressed support for the Rome Statute, stating "
+                  "that it is necessary for Armenia.", reminds, q).reason == "speaker"
+    assert assess("Peskov said that it is necessary for the Armenian side.", reminds,
+                  "What did Peskov say about the Armenian side?").supported
     # A name after "by" or "of" is not who speaks: the analyst and the spokesman do.
     assert speakers("The analyst quoted by JAMnews does not believe that it is so.") == set()
     assert speakers("The spokesman of Putin said that he will not come.") == set()
