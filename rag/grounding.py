@@ -566,7 +566,10 @@ def _typed(want: answer_types.Expected, question: str, kept: Sequence[CitedSente
 _SAY_QUESTION = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+(?:else\s+)?(?:did|does|do|has|have)\b",
                            re.IGNORECASE)
 # A question asks for words with verbs of its own: "what did X tell", "how did X answer".
-_ASKED_WORDS = re.compile(r"\b(?:did|does|do|has|have)\s+(?:[A-Z][\w’'-]+\s+)*?([A-Z][\w’'-]+)"
+# Who: "did Peskov tell", "did Peskov and Zakharova answer", "did Prime Minister Pashinyan
+# tell" (each one's last name: Pashinyan).
+_ASKED_WORDS = re.compile(r"\b(?:did|does|do|has|have)\s+((?:[A-Z][\w’'-]+(?:\s*,\s*|\s+and\s+|"
+                          r"\s+))*?[A-Z][\w’'-]+)"
                           r"\s+(?:also\s+)?(?:tell|answer|respond|reply|react|comment|add|write|explain|"
                           r"claim|argue|warn|announce|declare|insist|stress)\b")
 _MAX_OTHER_STATEMENTS = 2
@@ -583,9 +586,10 @@ def _asked_speakers(question: str) -> list[tuple[set[str], str]]:
     for part in question_parts(question):
         if not _SAY_QUESTION.match(part):
             continue
+        asked = [each.split()[-1] for m in _ASKED_WORDS.finditer(part)
+                 for each in re.split(r"\s*,\s*|\s+and\s+", m.group(1))]
         names = citations.speakers(part) | {
-            m.group(1) for m in _ASKED_WORDS.finditer(part)
-            if m.group(1) in key_terms(part, skip_first=True)}
+            n for n in asked if n in key_terms(part, skip_first=True)}
         if names:
             out.append((names, part))
     return out
@@ -602,14 +606,11 @@ def _others_words(question: str, kept: Sequence[CitedSentence], passages: Sequen
     parts = _asked_speakers(question)
     if not parts:
         return []
-    # Everyone the question asks to speak ("What did Peskov and Zakharova say?"), and the
-    # full names the passages write around them ("Dmitry" is "Dmitry Peskov").
+    # Everyone the question asks to speak, and the full names the passages write around
+    # them ("Dmitry" is "Dmitry Peskov").
     asked = {term_key(n) for names, _ in parts for n in names}
-    for _, part in parts:
-        for m in _SUBJECTS.finditer(part):
-            asked |= {term_key(w) for w in re.findall(r"[A-Z][\w’'-]+", m.group(1))}
     text = "\n".join(p.chunk.text for p in passages)
-    for m in re.finditer(r"[A-Z][\w’'-]+(?:[ \t]+[A-Z][\w’'-]+)+", text):
+    for m in re.finditer(r"[A-Z][\w’'-]+(?:[^\S\n]+[A-Z][\w’'-]+)+", text):
         run = {term_key(w) for w in m.group().split()}
         if run & asked:
             asked |= run
@@ -628,13 +629,6 @@ def _others_words(question: str, kept: Sequence[CitedSentence], passages: Sequen
         elif {term_key(n) for n in citations.speakers(s.text)} - asked:
             out.append(s)
     return out
-
-
-# Who a question asks to speak: the words between "did" and its verb of speech ("What did
-# Peskov and Zakharova say ...?").
-_SUBJECTS = re.compile(r"\b(?:did|does|do|has|have)\s+([^?]{1,80}?)\s+(?:say|tell|answer|"
-                       r"respond|reply|react|comment|add|write|explain|claim|argue|warn|"
-                       r"announce|declare|insist|stress|think|believe)\b")
 
 
 def _other_statements(question: str, kept: Sequence[CitedSentence],
