@@ -12,7 +12,7 @@ from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 
 from .citations import named, speakers
-from .text import code_names, key_terms, question_parts, term_key, word_keys, words
+from .text import abbreviated, code_names, key_terms, question_parts, term_key, word_keys, words
 from .types import Passage
 
 # The model says its sources do not answer: these phrases are refusals wherever they stand.
@@ -68,6 +68,9 @@ def check_evidence(question: str, passages: Sequence[Passage], corpus_words: Con
     if not passages:
         return EvidenceCheck(True)
     present = set().union(*(word_keys(p.chunk.text) for p in passages))
+    # A name the passages write as an acronym is in them ("the ICC" for "the International
+    # Criminal Court"), and back.
+    present |= abbreviated(question, "\n".join(p.chunk.text for p in passages))
 
     def anywhere(key: str) -> bool:
         return key in present or key in corpus_words

@@ -18,6 +18,7 @@ from .config import MAX_TOP_K
 from .text import (
     MONTHS,
     STOPWORDS,
+    abbreviated,
     code_names,
     content_terms,
     key_terms,
@@ -589,7 +590,9 @@ def assess(sentence: str, passages_text: str, question: str = "",
         return (Assessment(1.0) if lines and all(line in quoted for line in lines)
                 else Assessment(0.0, "code"))
     evidence = f"{passages_text}\n{question}"
-    evidence_words = word_keys(f"{evidence}\n{about}")
+    # "the ICC" is named by a passage that writes "the International Criminal Court", and back.
+    short = abbreviated(sentence, f"{evidence}\n{about}")
+    evidence_words = word_keys(f"{evidence}\n{about}") | short
     if not all(named(term_key(term), evidence_words) for term in key_terms(sentence)):
         return Assessment(0.0, "name")
     # A number in words is a fact as much as "3" is: "valid for at least three years" cited
@@ -627,7 +630,7 @@ def assess(sentence: str, passages_text: str, question: str = "",
     terms = _terms(claim) or _terms(sentence)
     if not terms:
         return Assessment(0.0, "claim")
-    score = len(terms & _terms(evidence)) / len(terms)
+    score = len(terms & (_terms(evidence) | short)) / len(terms)
     if score < SUPPORT_THRESHOLD:
         return Assessment(score, "claim")
     # Names and the question's words can make up the share on their own ("According to
@@ -641,6 +644,7 @@ def assess(sentence: str, passages_text: str, question: str = "",
     if why := conflict(sentence, passages_text):
         return Assessment(0.0, why)
     return Assessment(score)
+
 
 
 # Words an answer puts in quotation marks: “...” or "..." (not an apostrophe's ’).

@@ -30,6 +30,7 @@ from . import abstention, answer_types, citations, prompts
 from .chunking import sentence_spans
 from .citations import CitedSentence
 from .text import (
+    abbreviated,
     code_names,
     content_terms,
     key_terms,
@@ -282,7 +283,9 @@ def restates(question: str, asked: str, sentence: str) -> bool:
     # A word the question holds only inside a path is new in the answer: "shadow" for
     # "Which group can read /etc/shadow?".
     asked_words = _PATH.sub(" ", f"{question} {asked}")
-    return bool(claim) and claim <= set(content_terms(asked_words))
+    # "the Global Interpreter Lock (GIL)" restates the question's "GIL".
+    said = set(content_terms(asked_words)) | abbreviated(sentence, asked_words)
+    return bool(claim) and claim <= said
 
 
 _PATH = re.compile(r"(?<!\S)\S*/\S+")
@@ -377,17 +380,19 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
                 continue
             if substance and not substance & set(content_terms(q.sentence)):
                 continue  # names alone ("Ian Murdock will be missed" for where he was born)
-            share = _share(terms, q.sentence, names)
+            share = _share(terms, q.sentence, names,
+                           abbreviated(f"{claim} {question}", q.sentence))
             if best is None or share > best[2]:
                 best = (n, q.quote, share)
     return best
 
 
-def _share(terms: set[str], text: str, names: set[str]) -> float:
-    """The share of ``terms`` (content terms) that ``text`` holds; of ``names`` (the keys of
-    the question's names), a demonym stands for its country ("Russian" for "Russia", see
+def _share(terms: set[str], text: str, names: set[str], short: set[str] = frozenset()) -> float:
+    """The share of ``terms`` (content terms) that ``text`` holds, or ``short`` (the keys it
+    holds by an acronym, see text.abbreviated); of ``names`` (the keys of the question's
+    names), a demonym stands for its country ("Russian" for "Russia", see
     citations.named)."""
-    have = set(content_terms(text))
+    have = set(content_terms(text)) | short
     return sum(t in have or (t in names and citations.named(t, have)) for t in terms) / len(terms)
 
 
@@ -507,6 +512,8 @@ def _mentions_key_terms(question: str, sentence: str, about: str = "") -> bool:
     others = [t for t in key_terms(sentence, skip_first=True)
               if not t[0].isdigit() and term_key(t) not in known]
     names_have = have if others else have | word_keys(about)
+    # "ICC" in the sentence names the question's "International Criminal Court", and back.
+    names_have |= abbreviated(question, sentence if others else f"{sentence}\n{about}")
     terms = key_terms(_SCOPE.sub("", question), skip_first=True)
     numbers = [t for t in terms if t[0].isdigit()]
     names = [t for t in terms if not t[0].isdigit()]

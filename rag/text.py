@@ -206,3 +206,51 @@ def term_key(term: str) -> str:
 def open_quote(text: str) -> bool:
     """Whether ``text`` ends inside a quotation (more opening than closing marks)."""
     return text.count("“") > text.count("”") or text.count('"') % 2 == 1
+
+
+# A name of two capitalised words or more, with "of", "for", "and", "the" or "on" between
+# them: "International Criminal Court", "Collective Security Treaty Organization", "Ministry
+# of Foreign Affairs". An acronym is written in capitals ("ICC", "CSTO", "PEPs").
+_NAME_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+(?:(?:of|for|and|the|on)\s+)*[A-Z][\w’'-]*)+")
+_ACRONYM = re.compile(r"(?<![\w.-])([A-Z]{2,6})s?(?![\w.-]|’\w|'\w)")
+_CONNECTORS = frozenset({"of", "for", "and", "the", "on"})
+
+
+# An acronym defined where it is first used: "the global interpreter lock (GIL)".
+_DEFINED = re.compile(r"((?:[\w’'-]+\s+){2,10})\(([A-Z]{2,6})s?\)")
+
+
+def _initialisms(text: str) -> dict[str, set[str]]:
+    """The initials of ``text``'s names and of their runs of two words or more, each with
+    the keys of the words it stands for: "icc" for "The International Criminal Court",
+    also "cc" for "Criminal Court"; and an acronym the text defines, in any case ("gil" for
+    "the global interpreter lock (GIL)")."""
+    out: dict[str, set[str]] = {}
+    for m in _DEFINED.finditer(text):
+        acronym = m.group(2).lower()
+        before = [w for w in m.group(1).split() if w.lower() not in _CONNECTORS]
+        long_form = before[-len(acronym):]
+        if "".join(w[0] for w in long_form).lower() == acronym:
+            out.setdefault(acronym, set()).update(stem(w) for w in words(" ".join(long_form)))
+    for m in _NAME_RUN.finditer(text):
+        caps = [w for w in m.group().split() if w.lower() not in _CONNECTORS]
+        while caps and words(caps[0])[:1] and words(caps[0])[0] in STOPWORDS | QUESTION_WORDS:
+            caps = caps[1:]  # "The", "On", "What": a sentence's first word, not the name's
+        for i in range(len(caps)):
+            for j in range(i + 2, len(caps) + 1):
+                initials = "".join(w[0] for w in caps[i:j]).lower()
+                out.setdefault(initials, set()).update(stem(w) for w in words(" ".join(caps[i:j])))
+    return out
+
+
+def abbreviated(text: str, other: str) -> set[str]:
+    """The keys that ``other`` holds for ``text``'s names by abbreviation: the words of a
+    name that ``other`` writes as an acronym ("international", "criminal" and "court" when
+    ``other`` writes "ICC"), and an acronym that ``other`` spells out ("icc" when it writes
+    "International Criminal Court"). Only capitals make an acronym, so "us" is no "United
+    States"."""
+    mine, theirs = _initialisms(text), _initialisms(other)
+    written = {m.group(1).lower() for m in _ACRONYM.finditer(other)}
+    keys = {k for initials, stems in mine.items() if initials in written for k in stems}
+    keys.update(a for a in (m.group(1).lower() for m in _ACRONYM.finditer(text)) if a in theirs)
+    return keys

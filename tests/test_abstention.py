@@ -50,6 +50,10 @@ def speaks(name: str) -> bool:
     # A question in parts abstains only when every part names something absent.
     ("What did Peskov say, and how did Macron answer?", False, ()),
     ("What did Macron say, and how did Scholz answer?", True, ("Macron", "Scholz")),
+    # A name the passages write as its acronym ("the ICC") is there; one they do not is not.
+    ("Why did the International Criminal Court issue a warrant?", False, ()),
+    ("Why did the International Court of Justice issue a warrant?", True,
+     ("International", "Court", "Justice")),
 ])
 def test_evidence_check(question, abstain, missing):
     check = check_evidence(question, PASSAGES, CORPUS, speaks)

@@ -756,3 +756,37 @@ def test_the_names_a_title_is_given():
     assert title_holders("Minister", "Armenian Prime Minister\xa0Nikol Pashinyan said") == {
         "nikol", "pashinyan"}  # a no-break space is a space
     assert title_holders("spokesman", "Statement of the spokesman\n\nThe Kremlin said") == set()
+
+
+# --- acronyms, and a reason given for something else ----------------------------------------
+
+def test_an_acronym_names_what_it_abbreviates_and_back():
+    from rag.text import abbreviated
+    # A name in capitals and its acronym, both ways; the sentence's opening "The" is no part.
+    assert {"international", "atomic", "energy", "agency"} <= abbreviated(
+        "The International Atomic Energy Agency sent inspectors.", "the IAEA sent inspectors")
+    assert "iaea" in abbreviated("What did the IAEA send?",
+                                 "The International Atomic Energy Agency sent inspectors.")
+    # An acronym the text defines, whatever the case of its long form.
+    assert "gil" in abbreviated("Is the GIL released during I/O?",
+                                "The global interpreter lock (GIL) is released around I/O.")
+    assert {"python", "enhancement", "proposal"} <= abbreviated(
+        "Python Enhancement Proposals list the changes.", "See the PEPs (Python Enhancement "
+        "Proposals) index.") | abbreviated("Python Enhancement Proposals list the changes.",
+                                           "PEP 8 is the style guide.")
+    # Only capitals make an acronym: "us" is a word, not the United States.
+    assert not abbreviated("What did the United States announce?", "let us wait")
+    assert abbreviated("What did the United States announce?", "the US announced it")
+
+
+def test_a_passage_writing_the_acronym_supports_the_long_name():
+    council = _p("On Monday the IAEA sent four inspectors to the plant near the border.", 10)
+    assert assess("The International Atomic Energy Agency sent four inspectors to the plant.",
+                  council.chunk.text).supported
+    assert assess("The IAEA sent four inspectors to the plant.",
+                  "On Monday the International Atomic Energy Agency sent four inspectors to "
+                  "the plant.").supported
+    # A name that abbreviates to something else is still missing.
+    assert assess("The International Energy Agency sent four inspectors to the plant.",
+                  council.chunk.text).reason == "name"
+

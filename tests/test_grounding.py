@@ -705,3 +705,25 @@ def test_others_words_give_way_to_x_own_statement_in_the_same_passage():
               "clarifications [1].")
     assert not v.abstained and "Zakharova" not in v.text
     assert "Russia cannot leave Armenia" in v.text
+
+
+def test_an_acronym_in_the_quote_stands_for_the_question_s_long_name():
+    q = "Why did the International Atomic Energy Agency send inspectors?"
+    text = _p("Background.\n\nIn June the IAEA sent inspectors to check the cooling "
+              "pumps after a leak.", 60)
+    v = judge(q, q, (text,), "The agency was founded in 1957 [1].")
+    assert v.mode == "extractive" and "cooling pumps" in v.text
+
+
+def test_the_long_form_of_the_question_s_acronym_restates_it():
+    q = "Which configure option builds CPython without the GIL?"
+    text = _p("The global interpreter lock (GIL) is a mutex. Configure options are listed "
+              "in the setup guide.", 80)
+    raw = "The configure option that builds CPython without the Global Interpreter Lock is [1]."
+    assert restates(q, q, citations_strip(raw))
+    assert judge(q, q, (text,), raw).abstained
+
+
+def citations_strip(text: str) -> str:
+    from rag.citations import strip_markers
+    return strip_markers(text)
