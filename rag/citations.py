@@ -340,8 +340,9 @@ def frame_and_claim(sentence: str) -> tuple[str, str]:
 
 _NEGATION = frozenset("not no never none nobody nothing neither nor cannot "
                       "deny denies denied reject rejects rejected refuse refuses refused".split())
+# (Lower-case "may" only: "In May the tribunal met" names a month.)
 _UNCERTAIN = re.compile(
-    r"\b(?:may|might|could|would|probably|possibly|perhaps|likely|unlikely|probability|"
+    r"\b(?:(?-i:may)|might|could|would|probably|possibly|perhaps|likely|unlikely|probability|"
     r"presumably|reportedly|allegedly|supposedly|expected to|plans? to|planned|planning|"
     r"intends? to|intended|proposed?|proposal|considering|aims? to|hopes? to)\b",
     re.IGNORECASE)

@@ -278,6 +278,13 @@ def test_a_hedge_on_another_case_hedges_nothing_else():
         assert conflict(claim, hedged) == "modality", claim
 
 
+def test_the_month_may_is_no_uncertainty():
+    assert conflict("The tribunal summoned the mayor in May.",
+                    "In May the tribunal summoned the mayor as a witness.") is None
+    assert conflict("The tribunal summoned the mayor.",
+                    "The tribunal may summon the mayor as a witness.") == "modality"
+
+
 def test_a_claim_of_the_opposite_polarity_is_not_supported():
     text = KOCHINYAN_INTRO.chunk.text
     assert assess("Yes, Kochinyan believes that Armenia is changing course.", text).reason \
