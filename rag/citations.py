@@ -556,7 +556,7 @@ class Assessment:
     """How well passages support a sentence (0 to 1), and why not, when they do not."""
 
     score: float
-    reason: str | None = None  # name, speaker, claim, polarity, modality
+    reason: str | None = None  # name, speaker, claim, polarity, modality, cause
 
     @property
     def supported(self) -> bool:
@@ -644,8 +644,53 @@ def assess(sentence: str, passages_text: str, question: str = "",
         return Assessment(0.0, "claim")
     if why := conflict(sentence, passages_text):
         return Assessment(0.0, why)
+    if unlinked_cause(claim, passages_text):
+        return Assessment(0.0, "cause")
     return Assessment(score)
 
+
+# "X because Y" claims that Y explains X. The words of X and of Y may each be in the passages
+# and the link in none: "The International Criminal Court issued a warrant against the
+# Russian president because it was needed to resolve cases related to genocide" joins the
+# warrant to why the court was founded, a paragraph earlier.
+_CAUSE = re.compile(r"\b(?:because(?:\s+of)?|due\s+to|owing\s+to|thanks\s+to|"
+                    r"as\s+a\s+(?:result|consequence)\s+of|on\s+account\s+of)\b", re.IGNORECASE)
+
+
+def unlinked_cause(claim: str, passages_text: str) -> bool:
+    """Whether ``claim`` gives a reason ("X because Y", "X due to Y") that the passages give,
+    but not for X (the clause before the reason word): no passage sentence that holds most
+    of Y's words (with the next or the previous sentence of its paragraph, where "This is
+    because ..." may go) also holds half of X's words that are not names. False when the
+    passages do not hold Y at all (the share of the claim's words decides that) or when X
+    or Y is too short to tell."""
+    m = _CAUSE.search(claim)
+    if not m:
+        return False
+    reason = claim[m.end():]
+    why = _terms(reason)
+    # X is the clause the reason is given for, back to where it has two words of its own:
+    # "which can provide immediate detection of bugs" in "Defining __slots__ ... replaces
+    # the instance dictionary, which can provide immediate detection of bugs due to ...".
+    what: set[str] = set()
+    for clause in reversed(_clauses(claim[:m.start()])):
+        what |= _terms(clause) - why - {term_key(t) for t in key_terms(clause)}
+        if len(what) >= 2:
+            break
+    if len(why) < 2 or not what:
+        return False
+    spans = sentence_spans(passages_text)
+    found = False
+    for i, (lo, hi) in enumerate(spans):
+        terms = _terms(passages_text[lo:hi])
+        if 2 * len(why & terms) < len(why):
+            continue
+        found = True
+        around = [passages_text[a:b] for a, b in spans[max(0, i - 1):i + 2]
+                  if "\n" not in passages_text[min(a, lo):max(b, hi)]]
+        if 2 * len(what & _terms(" ".join(around))) >= len(what):
+            return False
+    return found
 
 
 # Words an answer puts in quotation marks: “...” or "..." (not an apostrophe's ’).

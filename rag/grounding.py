@@ -302,6 +302,9 @@ def _revision(written: Sequence[CitedSentence], final: Sequence[CitedSentence]) 
     return "rewritten"
 
 
+_WHY = re.compile(r"^\s*(?:(?:and|but|so)\s+)?why\b", re.IGNORECASE)
+
+
 def _quote_source(question: str, claim: str, passages: Sequence[Passage],
                   numbers: Iterable[int], why: str, withheld: str,
                   warnings: list[str], prefer: Sequence[int] = ()) -> Verdict:
@@ -312,11 +315,13 @@ def _quote_source(question: str, claim: str, passages: Sequence[Passage],
     if best is None or best[2] < POINTED_MIN_SHARE:
         numbers = list(numbers)
         best = _best_sentence(question, claim, passages, numbers)
-        if claim and (_yes_no(question, question) or _asked_speakers(question)):
-            # A yes/no question, or one asking what someone said, is answered by a
+        if claim and (_yes_no(question, question) or _asked_speakers(question)
+                      or _WHY.match(question)):
+            # A yes/no question, or one asking what someone said or why, is answered by a
             # sentence on its own terms; a claim that wandered off them ("the analysts do
             # not agree that Armenia is changing course, and do not believe Putin would be
-            # arrested"; Zakharova's words given as Simonyan's) must not decide which one.
+            # arrested"; Zakharova's words given as Simonyan's; a warrant explained by why
+            # the court was founded) must not decide which one.
             alone = _best_sentence(question, "", passages, numbers)
             if alone is not None and (best is None or alone[2] > best[2]):
                 best = alone

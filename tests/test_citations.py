@@ -797,3 +797,31 @@ def test_a_passage_writing_the_acronym_supports_the_long_name():
     assert assess("The International Energy Agency sent four inspectors to the plant.",
                   council.chunk.text).reason == "name"
 
+
+# The parliament's reason for a vote, a paragraph away from a separate decision.
+CHARTER = ("The tribunal was founded after the war. Its statute gave it power over cases of "
+           "fraud and bribery by officials.\n\nIn May the tribunal summoned the mayor as a "
+           "witness in the harbour contract inquiry. He did not appear.")
+
+
+def test_a_reason_the_passages_give_for_something_else_is_not_support():
+    from rag.citations import unlinked_cause
+    # Each half is in the passage; the link is not.
+    said = ("The tribunal summoned the mayor because it has power over cases of fraud and "
+            "bribery by officials.")
+    assert unlinked_cause(said, CHARTER)
+    assert assess(said, CHARTER).reason == "cause"
+    # The reason the passage gives for it, in its sentence, is.
+    assert assess("The tribunal summoned the mayor because of the harbour contract inquiry.",
+                  CHARTER).supported
+    # ... or in the next sentence of its paragraph ("This is because ...").
+    docs = ("os.replace() is atomic on POSIX. This is because the rename is one system "
+            "call.\n\nOn Windows the call may fail if the target is open.")
+    assert not unlinked_cause("os.replace() is atomic on POSIX because the rename is one "
+                              "system call.", docs)
+    assert unlinked_cause("os.replace() takes bytes paths because the rename is one system "
+                          "call.", docs + " Paths may be str or bytes.")
+    # No reason word, or a reason the passages do not hold at all: not this check's call.
+    assert not unlinked_cause("The tribunal summoned the mayor.", CHARTER)
+    assert not unlinked_cause("The tribunal summoned the mayor because of the weather "
+                              "forecast.", CHARTER)

@@ -707,6 +707,18 @@ def test_others_words_give_way_to_x_own_statement_in_the_same_passage():
     assert "Russia cannot leave Armenia" in v.text
 
 
+def test_why_answered_with_a_reason_given_for_something_else_quotes_the_asked_event():
+    from .test_citations import CHARTER
+    q = "Why did the tribunal summon the mayor?"
+    raw = ("The tribunal summoned the mayor because it has power over cases of fraud and "
+           "bribery by officials [1].")
+    v = judge(q, q, (_p(CHARTER, 40),), raw)
+    # The model's reason is not the one the passage gives; the sentence that tells of the
+    # summons is quoted instead (the claim's wandering reason does not pick the quote).
+    assert v.mode == "extractive"
+    assert "harbour contract inquiry" in v.text and "fraud" not in v.text
+
+
 def test_an_acronym_in_the_quote_stands_for_the_question_s_long_name():
     q = "Why did the International Atomic Energy Agency send inspectors?"
     text = _p("Background.\n\nIn June the IAEA sent inspectors to check the cooling "
