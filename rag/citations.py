@@ -206,6 +206,19 @@ _SOURCE_PREAMBLE = re.compile(
     rf"({_MARKS})?|({_MARKS}))\s*,\s*(\w(?:[^.!?\n]|\.(?=\w))*)")
 
 
+# "[2] also states that X" / "Source [3] explains that X": the marker as the sentence's
+# subject, which says nothing once the marker moves to the end ("X [2]").
+_SOURCE_SUBJECT = re.compile(
+    r"(^|(?<=[.!?]\s))(?:(?i:the\s+)?(?i:sources?|passages?|documents?)\s*)?(\[\d+\])\s+"
+    r"(?:also\s+)?(?:states?|says?|explains?|mentions?|notes?|adds?|describes?|indicates?|"
+    r"confirms?|reports?|writes?|shows?)\s+(?:that\s+)?(\w(?:[^.!?\n]|\.(?=\w))*)")
+
+
+def _drop_subject(m: re.Match) -> str:
+    rest = m.group(3)
+    return f"{m.group(1)}{rest[:1].upper()}{rest[1:]} {m.group(2)}"
+
+
 def _drop_preamble(m: re.Match) -> str:
     numbers = re.findall(r"\d+", " ".join(g for g in m.group(2, 3, 4) if g))
     rest = m.group(5)
@@ -267,6 +280,7 @@ def _split_prose(text: str, out: list[CitedSentence]) -> None:
     item's number or bullet ("2. Use ...", "- Use ...") is not a sentence of its own."""
     text = _LIST_ITEM.sub("", text.strip())
     text = _SOURCE_PREAMBLE.sub(_drop_preamble, text)
+    text = _SOURCE_SUBJECT.sub(_drop_subject, text)
     text = _MARKERS_AFTER_STOP.sub(lambda m: m.group(2) + m.group(1), text)
     for lo, hi in sentence_spans(text):
         raw = text[lo:hi]

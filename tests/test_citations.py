@@ -735,6 +735,21 @@ def test_a_source_preamble_keeps_a_dotted_name_whole():
     assert s[0] == CitedSentence("Typing.Self is used to represent the class.", (2,))
 
 
+def test_a_marker_as_the_sentence_s_subject_cites_what_it_states():
+    # "[2] also states that X" opens a sentence of its own, citing [2]; it is not run into
+    # the sentence before (which a marker after its full stop would have done).
+    s = split_cited("Web content should not be owned by www-data. This is because a "
+                    "compromised web server could rewrite the site. [2] also states that data "
+                    "written by web servers is owned by www-data. Source [3] explains that "
+                    "the group is shared.")
+    assert [x.text for x in s] == [
+        "Web content should not be owned by www-data.",
+        "This is because a compromised web server could rewrite the site.",
+        "Data written by web servers is owned by www-data.",
+        "The group is shared."]
+    assert [x.cites for x in s] == [(2,), (2,), (2,), (3,)]
+
+
 @pytest.mark.parametrize(("sentence", "title"), [
     ("The political analyst calls worries about the ratification a false narrative.",
      "analyst"),
