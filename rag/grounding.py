@@ -366,7 +366,9 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
     # for "What does --disable-cats do?") does not answer for it. (A code name's answer may
     # lie in another entry: subprocess.run's timeout in subprocess.TimeoutExpired's.)
     asked_options = citations.question_system_words(question)
+    why = bool(_WHY.match(question))
     best: tuple[int, str, float] | None = None
+    best_reason = False
     for n in numbers:
         passage = passages[n - 1]
         if not terms or not _speakers_speak(question, passage) or _about_namesake(question,
@@ -387,9 +389,25 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
                 continue  # names alone ("Ian Murdock will be missed" for where he was born)
             share = _share(terms, q.sentence, names,
                            abbreviated(f"{claim} {question}", q.sentence))
-            if best is None or share > best[2]:
-                best = (n, q.quote, share)
+            # A "why" question: of sentences as close, one that gives a reason ("..., to
+            # avoid unexpectedly processing triggers"); a sentence that gives none is quoted
+            # with the next of its paragraph, where the reason often is ("... should not
+            # configure packages one by one. This might defeat dpkg's cycle detection.").
+            reason = why and bool(_REASON.search(q.sentence))
+            quote = q.quote
+            if why and not reason and q.then and q.then not in quote:
+                quote = f"{q.sentence} {q.then}"
+            if best is None or (share, reason) > (best[2], best_reason):
+                best, best_reason = (n, quote, share), reason
     return best
+
+
+# Words that give a reason or a purpose.
+_REASON = re.compile(r"\b(?:because|since|as\s+a\s+(?:result|consequence)|due\s+to|owing\s+to|"
+                     r"thanks\s+to|so\s+(?:that|as\s+to|they|it|we|you|he|she|the|this)|"
+                     r"in\s+order\s+to|to\s+(?:avoid|prevent|ensure|allow|make\s+sure|keep)|"
+                     r"otherwise|therefore|thus|hence|reasons?|why|caus(?:e|es|ed|ing)|"
+                     r"leads?\s+to|results?\s+in|requires?)\b", re.IGNORECASE)
 
 
 def _share(terms: set[str], text: str, names: set[str], short: set[str] = frozenset()) -> float:
@@ -414,6 +432,7 @@ class Quotable:
 
     sentence: str
     quote: str
+    then: str = ""  # the next sentence of its paragraph, if any
 
 
 def quotable(text: str) -> list[Quotable]:
@@ -452,9 +471,15 @@ def quotable(text: str) -> list[Quotable]:
             k += 1
         while k > j and text[spans[k][0]:spans[k][1]].endswith(":"):
             k -= 1  # not "Thus, the following lines of code:" without the code
+        then = ""
+        if j + 1 < len(spans) and not _BLANK_LINE.search(text[spans[j][1]:spans[j + 1][0]]):
+            then = " ".join(text[spans[j + 1][0]:spans[j + 1][1]].split())
         out.append(Quotable(" ".join(text[lo:spans[j][1]].split()),
-                            " ".join(text[lo:spans[k][1]].split())))
+                            " ".join(text[lo:spans[k][1]].split()), then))
     return out
+
+
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 
 
 _TABLE_LINE = re.compile(r"\s*\|.*\|\s*|[^|\n]+(?: \| [^|\n]*){2,}")

@@ -739,3 +739,36 @@ def test_the_long_form_of_the_question_s_acronym_restates_it():
 def citations_strip(text: str) -> str:
     from rag.citations import strip_markers
     return strip_markers(text)
+
+
+def test_a_why_quote_prefers_the_sentence_that_gives_a_reason():
+    # Two sentences hold all the question's words; the one with a reason answers "why".
+    q = "Why are the backups made by the nightly job not uploaded during that job?"
+    text = _p("The nightly job uploads the backups it made of the database only.\n\nThe "
+              "backups made by the nightly job are not uploaded at once, to avoid saturating "
+              "the link while users work.", 90)
+    refusal = judge(q, q, (text,), "The documents do not say.")
+    n = answer_passage(q, (text,), "The documents do not say.", refusal)
+    assert n == 1
+    v = quote_answer(q, (text,), n, refusal)
+    assert "to avoid saturating the link" in v.text
+
+
+def test_a_why_quote_without_a_reason_runs_on_to_the_next_sentence():
+    # The sentence that matches is long and gives no reason; the next one of its paragraph
+    # does, and is quoted with it however long the first is.
+    q = "Why should mirror operators not sync the archive with rsync --delete-during?"
+    long = ("Mirror operators who sync the archive should not run rsync --delete-during, "
+            "--delete-before or any similar option against the primary archive server, "
+            "whether by hand, from cron, from a systemd timer or from a wrapper script of "
+            "their own, on any of the mirror's hosts")
+    text = _p(f"{long}. This would leave clients with indexes that point at deleted files."
+              "\n\nMirrors are listed on the web site.", 120)
+    refusal = judge(q, q, (text,), "The documents do not say.")
+    n = answer_passage(q, (text,), "The documents do not say.", refusal)
+    assert n == 1
+    v = quote_answer(q, (text,), n, refusal)
+    assert "indexes that point at deleted files" in v.text and "listed on the web" not in v.text
+    # Not for a question that asks no reason: the same sentence is quoted alone.
+    q2 = "Should mirror operators sync the archive with rsync --delete-during?"
+    assert "deleted files" not in judge(q2, q2, (text,), "Yes, they should [1].").text
