@@ -672,12 +672,13 @@ _CAUSE = re.compile(r"\b(?:because(?:\s+of)?|due\s+to|owing\s+to|thanks\s+to|"
 
 
 def unlinked_cause(claim: str, passages_text: str) -> bool:
-    """Whether ``claim`` gives a reason ("X because Y", "X due to Y") that the passages give,
-    but not for X (the clause before the reason word): no passage sentence that holds most
+    """Whether ``claim`` gives a reason ("X because Y", "X due to Y") that the passages do
+    not give for X (the clause before the reason word): no passage sentence that holds most
     of Y's words (with the next or the previous sentence of its paragraph, where "This is
-    because ..." may go) also holds half of X's words that are not names. False when the
-    passages do not hold Y at all (the share of the claim's words decides that) or when X
-    or Y is too short to tell."""
+    because ..." may go) also holds half of X's words that are not names. A reason no
+    sentence holds is not given either ("Gnats was removed because it was no longer
+    needed", beside "no longer created by default"). False when X or Y is too short to
+    tell."""
     m = _CAUSE.search(claim)
     if not m:
         return False
@@ -694,17 +695,15 @@ def unlinked_cause(claim: str, passages_text: str) -> bool:
     if len(why) < 2 or not what:
         return False
     spans = sentence_spans(passages_text)
-    found = False
     for i, (lo, hi) in enumerate(spans):
         terms = _terms(passages_text[lo:hi])
-        if 2 * len(why & terms) < len(why):
+        if 2 * len(why & terms) <= len(why):
             continue
-        found = True
         around = [passages_text[a:b] for a, b in spans[max(0, i - 1):i + 2]
                   if "\n" not in passages_text[min(a, lo):max(b, hi)]]
         if 2 * len(what & _terms(" ".join(around))) >= len(what):
             return False
-    return found
+    return True
 
 
 # Words an answer puts in quotation marks: “...” or "..." (not an apostrophe's ’).
