@@ -964,7 +964,10 @@ def _best_passages(sentence: str, passages: Sequence[Passage], question: str = "
     # two be of different documents (what neither says, stitched from two sources).
     # (Numbers in words too: "one thousand and ten developers ... when Debian 6.0 was
     # released", the count from one release's passage and the release from another's.)
+    # Its numbers' passage names its identifiers too: "The www-data user is assigned uid 37",
+    # uid 37 from the operator user's passage and www-data from another, is neither's fact.
     said, valued = numbers(sentence), spelled_numbers(sentence)
+    ids = _identifiers(sentence)
     terms = word_keys(frame_and_claim(sentence)[1]) - STOPWORDS
     best: tuple[float, tuple[int, ...]] | None = None
     for i in own:
@@ -972,7 +975,7 @@ def _best_passages(sentence: str, passages: Sequence[Passage], question: str = "
             pair = (passages[i], passages[j])
             if pair[0].chunk.doc_id != pair[1].chunk.doc_id or ((said or valued) and not any(
                     said <= numbers(p.chunk.text) and valued <= number_values(p.chunk.text)
-                    for p in pair)):
+                    and holds_identifiers(ids, f"{p.chunk.text}\n{p.about}") for p in pair)):
                 continue
             # Each must give the sentence a name or two words the other lacks: one common
             # word found elsewhere is a coincidence more often than a source ("-1**2

@@ -682,6 +682,21 @@ def test_a_pair_may_not_take_its_numbers_in_words_from_both():
 
 
 
+def test_a_pair_takes_a_number_and_the_identifier_it_is_for_from_one_passage():
+    # The uid is the operator user's; "www-data" is named in another passage only.
+    www = _p("www-data\n\nSome web servers run as www-data. Web content should not be owned "
+             "by this user.", 100)
+    operator = _p("operator\n\nThe operator user is no longer created by default. It had "
+                  "uid 37.", 900)
+    q = "What numeric uid is assigned to the www-data user?"
+    s = CitedSentence("The www-data user is assigned the numeric uid 37.", ())
+    assert check([s], [www, operator], q).sentences[0].cites == ()
+    # The same pair may join what each says without a number.
+    s = CitedSentence("Web servers run as the www-data user, and the operator user is no "
+                      "longer created by default.", ())
+    assert check([s], [www, operator], "").sentences[0].cites == (1, 2)
+
+
 def test_a_number_is_supported_by_its_version_written_with_a_v():
     dotenv = _p("Multiline Values\n\nIf you need multiline variables in your .env file, for "
                 "example private keys, those are now supported (`>= v15.0.0`) with line "
