@@ -139,7 +139,8 @@ def judge(question: str, asked: str, passages: Sequence[Passage], raw: str,
         if s in kept and s.text.rstrip().endswith(":") and (after is None or after not in kept):
             kept.remove(s)
             warnings.append(f"removed a sentence that introduced what was removed: “{s.text[:80]}”")
-    hollow = [s for s in kept if s.cites and restates(question, asked, s.text)]
+    hollow = [s for s in kept if s.cites and (restates(question, asked, s.text)
+                                              or premise(question, s.text))]
     if hollow:
         kept = [s for s in kept if s not in hollow]
         for s in hollow:
@@ -291,6 +292,18 @@ def restates(question: str, asked: str, sentence: str) -> bool:
 _PATH = re.compile(r"(?<!\S)\S*/\S+")
 
 
+def premise(question: str, sentence: str) -> bool:
+    """For a "why" question, whether ``sentence`` states what the question asks the reason
+    for, and gives none: most of its claim's words are the question's, and it holds no word
+    of a reason ("Why does the project not require legal names?" — "The project does not
+    require contributors to use their legal names or provide personal information.")."""
+    if not _WHY.match(question) or _REASON.search(sentence):
+        return False
+    claim = set(content_terms(citations.frame_and_claim(sentence)[1]))
+    asked = set(content_terms(question)) | abbreviated(sentence, question)
+    return bool(claim) and 2 * len(claim & asked) > len(claim)
+
+
 def _revision(written: Sequence[CitedSentence], final: Sequence[CitedSentence]) -> Revision:
     """What the checks changed since the model wrote it: "none" (the same sentences citing
     the same passages), "cited" (the same sentences, all citing one passage set the model
@@ -397,6 +410,8 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
             quote = q.quote
             if why and not reason and q.then and q.then not in quote:
                 quote = f"{q.sentence} {q.then}"
+            if premise(question, q.sentence) and not _REASON.search(q.then):
+                continue  # what the question asks about, and no reason for it
             if best is None or (share, reason) > (best[2], best_reason):
                 best, best_reason = (n, quote, share), reason
     return best
@@ -407,7 +422,7 @@ _REASON = re.compile(r"\b(?:because|since|as\s+a\s+(?:result|consequence)|due\s+
                      r"thanks\s+to|so\s+(?:that|as\s+to|they|it|we|you|he|she|the|this)|"
                      r"in\s+order\s+to|to\s+(?:avoid|prevent|ensure|allow|make\s+sure|keep)|"
                      r"otherwise|therefore|thus|hence|reasons?|why|caus(?:e|es|ed|ing)|"
-                     r"leads?\s+to|results?\s+in|requires?)\b", re.IGNORECASE)
+                     r"leads?\s+to|results?\s+in)\b", re.IGNORECASE)
 
 
 def _share(terms: set[str], text: str, names: set[str], short: set[str] = frozenset()) -> float:

@@ -772,3 +772,26 @@ def test_a_why_quote_without_a_reason_runs_on_to_the_next_sentence():
     # Not for a question that asks no reason: the same sentence is quoted alone.
     q2 = "Should mirror operators sync the archive with rsync --delete-during?"
     assert "deleted files" not in judge(q2, q2, (text,), "Yes, they should [1].").text
+
+
+def test_a_why_answer_that_only_states_the_premise_is_no_answer():
+    from rag.grounding import premise
+    q = "Why does the museum not allow visitors to take photographs?"
+    said = ("The museum does not allow visitors to take photographs or to bring tripods "
+            "into the galleries.")
+    assert premise(q, said)
+    # A reason in it, or a claim mostly of other words, is an answer (right or wrong).
+    assert not premise(q, "The museum does not allow photographs because flash damages "
+                          "the paintings.")
+    assert not premise(q, "Flash light fades old pigments over the years.")
+    assert not premise("What does the museum not allow?", said)  # not a why question
+    rules = _p("Visitors\n\nThe museum does not allow visitors to take photographs or to "
+               "bring tripods into the galleries.\n\nTickets are sold at the door.", 10)
+    v = judge(q, q, (rules,), f"{said} [1]")
+    assert v.abstained
+    # A passage that gives the reason next to the premise is quoted with it.
+    why = _p("Visitors\n\nThe museum does not allow visitors to take photographs or to bring "
+             "tripods into the galleries. The flash fades the pigments of the oldest "
+             "paintings, so the ban protects them.", 10)
+    v = judge(q, q, (why,), f"{said} [1]")
+    assert v.mode == "extractive" and "so the ban protects them" in v.text
