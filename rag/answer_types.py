@@ -48,6 +48,9 @@ _KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
                          r"(?:population|number|amount|total|size|area|length|height|weight|"
                          r"distance|cost|price|budget|percentage|numeric(?:al)?\s+value)"
                          r"(?:,[^,?]{1,40},)?\s+of\b", re.IGNORECASE)),
+    # "What numeric user id did the operator account have?", "Which port number ...?"
+    ("count", re.compile(_OPENING + r"(?:what|which)\s+(?:numeric(?:al)?\b|(?:(?!version\b)\w+\s+)?"
+                         r"(?:number|port|uid|gid|pid)\b(?!\s+of\b))", re.IGNORECASE)),
     ("year", re.compile(_OPENING + r"(?:in\s+|since\s+)?(?:which|what)\s+year\b", re.IGNORECASE)),
     ("version", re.compile(_OPENING + r"(?:in\s+|since\s+|from\s+)?(?:which|what)\s+"
                            r"(?:\w+\s+)?version\b", re.IGNORECASE)),

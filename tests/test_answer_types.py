@@ -34,6 +34,12 @@ from rag.answer_types import Expected, expected, holds, values
     ("At which company was the project leader working?", "name"),
     ("For how much money did Corel sell its Linux division?", "count"),
     ("In what way is it done?", None),
+    # A numeric noun asks for a number: "numeric", "number", a port, a uid.
+    ("What numeric user id did the operator account have?", "count"),
+    ("Which port number does the daemon listen on?", "count"),
+    ("What gid does the plugdev group have?", "count"),
+    ("What version number is the release?", "version"),
+    ("What number of the list is the item?", None),
     # A clause that sets the scene: the question proper, after its comma, decides.
     ("When Ian Murdock left Debian, who did he pick to lead the project?", "name"),
     ("If the exercise starts on Monday, how many soldiers take part?", "count"),
