@@ -180,6 +180,16 @@ def _enumerator(text: str, m: re.Match[str]) -> bool:
             and re.match(r"[.)]\s", text[m.end():m.end() + 2]) is not None)
 
 
+_SINCE_A_TIME = re.compile(rf"since(?=\s+(?:v?\d|{_MONTH}\b|{_WEEKDAY}\b|version\b|release\b))|"
+                           rf"{_SINCE}", re.IGNORECASE)
+
+
+def since_a_time(text: str, at: int) -> bool:
+    """Whether the "since" at ``text[at:]`` tells a time ("since 2021", "since version 2.0",
+    "since the war") rather than a reason ("since war crimes have been committed")."""
+    return bool(_SINCE_A_TIME.match(text, at))
+
+
 def occurs(value: str, text: str) -> bool:
     """Whether ``value`` stands in ``text`` as a whole: "3.1" is not in "3.12", "1" not in
     "10", "ten" not in "tenants" (case, quotes and spacing folded); a number is in a version

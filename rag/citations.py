@@ -207,11 +207,12 @@ _SOURCE_PREAMBLE = re.compile(
 
 
 # "[2] also states that X" / "Source [3] explains that X": the marker as the sentence's
-# subject, which says nothing once the marker moves to the end ("X [2]").
+# subject, which says nothing once the marker moves to the end ("X [2]"); X of three words
+# or more ("[2] says so." is left as it is).
 _SOURCE_SUBJECT = re.compile(
     r"(^|(?<=[.!?]\s))(?:(?i:the\s+)?(?i:sources?|passages?|documents?)\s*)?(\[\d+\])\s+"
-    r"(?:also\s+)?(?:states?|says?|explains?|mentions?|notes?|adds?|describes?|indicates?|"
-    r"confirms?|reports?|writes?|shows?)\s+(?:that\s+)?(\w(?:[^.!?\n]|\.(?=\w))*)")
+    r"(?:also\s+)?(?:states?|says?|explains?|mentions?|notes?|adds?|indicates?|confirms?|"
+    r"reports?|writes?|shows?)\s+that\s+((?:[^\s.!?]+\s+){2}(?:[^.!?\n]|\.(?=\w))*)")
 
 
 def _drop_subject(m: re.Match) -> str:
@@ -354,9 +355,13 @@ def frame_and_claim(sentence: str) -> tuple[str, str]:
 
 _NEGATION = frozenset("not no never none nobody nothing neither nor cannot "
                       "deny denies denied reject rejects rejected refuse refuses refused".split())
-# (Lower-case "may" only: "In May the tribunal met" names a month.)
+# "May" after a preposition or before a day or year is the month: "In May the tribunal met",
+# "since May 11, 2021"; "Clients MAY send" and "May drop the connection" hedge.
+_MONTH_MAY = (r"(?<!\bin )(?<!\bon )(?<!\bof )(?<!\bsince )(?<!\buntil )(?<!\bby )"
+              r"(?<!\bearly )(?<!\blate )(?<!\bmid-)(?<!\blast )(?<!\bnext )(?<!\bthis )"
+              r"(?<!\bfrom )(?<!\bto )(?<!\bin early )(?<!\bin late )")
 _UNCERTAIN = re.compile(
-    r"\b(?:(?-i:may)|might|could|would|probably|possibly|perhaps|likely|unlikely|probability|"
+    rf"\b(?:{_MONTH_MAY}may(?!\s+\d)|might|could|would|probably|possibly|perhaps|likely|unlikely|probability|"
     r"presumably|reportedly|allegedly|supposedly|expected to|plans? to|planned|planning|"
     r"intends? to|intended|proposed?|proposal|considering|aims? to|hopes? to)\b",
     re.IGNORECASE)
@@ -671,11 +676,15 @@ _CAUSE = re.compile(r"\b(?:because(?:\s+of)?|due\s+to|owing\s+to|thanks\s+to|"
                     r"as\s+a\s+(?:result|consequence)\s+of|on\s+account\s+of)\b", re.IGNORECASE)
 
 
+# A blank line ends a paragraph.
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+
+
 def unlinked_cause(claim: str, passages_text: str) -> bool:
     """Whether ``claim`` gives a reason ("X because Y", "X due to Y") that the passages do
     not give for X (the clause before the reason word): no passage sentence that holds most
-    of Y's words (with the next or the previous sentence of its paragraph, where "This is
-    because ..." may go) also holds half of X's words that are not names. A reason no
+    of Y's words (with the sentence before or after it that it continues, see _goes_on:
+    "X. This is because Y.") also holds half of X's words that are not names. A reason no
     sentence holds is not given either ("Gnats was removed because it was no longer
     needed", beside "no longer created by default"). False when X or Y is too short to
     tell."""
@@ -699,11 +708,29 @@ def unlinked_cause(claim: str, passages_text: str) -> bool:
         terms = _terms(passages_text[lo:hi])
         if 2 * len(why & terms) <= len(why):
             continue
-        around = [passages_text[a:b] for a, b in spans[max(0, i - 1):i + 2]
-                  if "\n" not in passages_text[min(a, lo):max(b, hi)]]
+        around = [passages_text[lo:hi]]
+        if i and _goes_on(passages_text, spans[i - 1], (lo, hi)):
+            around.append(passages_text[spans[i - 1][0]:spans[i - 1][1]])
+        if i + 1 < len(spans) and _goes_on(passages_text, (lo, hi), spans[i + 1]):
+            around.append(passages_text[spans[i + 1][0]:spans[i + 1][1]])
         if 2 * len(what & _terms(" ".join(around))) >= len(what):
             return False
     return True
+
+
+# A sentence that refers back to the one before it: "This is because ...", "Therefore ...".
+_GOES_ON = re.compile(r"[\s“\"(]*(?:this|that|these|those|it|because|so|therefore|thus|hence|"
+                      r"as\s+a\s+result|for\s+this\s+reason|otherwise)\b", re.IGNORECASE)
+
+
+def _goes_on(text: str, first: tuple[int, int], then: tuple[int, int]) -> bool:
+    """Whether sentence ``then`` continues ``first``: on the same line, or on the next
+    line (a wrapped line, or the seam of two passages read together) when it refers back
+    ("This is because ..."); never across a blank line, where a paragraph ends."""
+    gap = text[first[1]:then[0]]
+    if "\n" not in gap:
+        return True
+    return not _PARAGRAPH_BREAK.search(gap) and bool(_GOES_ON.match(text, then[0]))
 
 
 # Words an answer puts in quotation marks: “...” or "..." (not an apostrophe's ’).
@@ -964,10 +991,12 @@ def _best_passages(sentence: str, passages: Sequence[Passage], question: str = "
     # two be of different documents (what neither says, stitched from two sources).
     # (Numbers in words too: "one thousand and ten developers ... when Debian 6.0 was
     # released", the count from one release's passage and the release from another's.)
-    # Its numbers' passage names its identifiers too: "The www-data user is assigned uid 37",
-    # uid 37 from the operator user's passage and www-data from another, is neither's fact.
+    # Its numbers' passage names the identifiers of their clauses too: "The www-data user is
+    # assigned uid 37", uid 37 from the operator user's passage and www-data from another, is
+    # neither's fact ("www-data serves the web, and the operator user had uid 37" may be).
     said, valued = numbers(sentence), spelled_numbers(sentence)
-    ids = _identifiers(sentence)
+    ids = set().union(*(_identifiers(c) for c in _clauses(sentence)
+                        if numbers(c) or spelled_numbers(c)))
     terms = word_keys(frame_and_claim(sentence)[1]) - STOPWORDS
     best: tuple[float, tuple[int, ...]] | None = None
     for i in own:

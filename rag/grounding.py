@@ -37,8 +37,10 @@ from .text import (
     normalize,
     open_quote,
     question_parts,
+    stem,
     term_key,
     word_keys,
+    words,
 )
 from .types import AnswerMode, Citation, Passage, Revision
 
@@ -139,8 +141,11 @@ def judge(question: str, asked: str, passages: Sequence[Passage], raw: str,
         if s in kept and s.text.rstrip().endswith(":") and (after is None or after not in kept):
             kept.remove(s)
             warnings.append(f"removed a sentence that introduced what was removed: “{s.text[:80]}”")
-    hollow = [s for s in kept if s.cites and (restates(question, asked, s.text)
-                                              or premise(question, s.text))]
+    # (A why-answer's premise stays beside a sentence that gives the reason: "Debian freezes
+    # testing before a release. This lets the team stabilise it, since ...".)
+    reasons = any(gives_reason(s.text, f"{question} {asked}") for s in kept if s.cites)
+    hollow = [s for s in kept if s.cites and (restates(question, asked, s.text) or (
+        not reasons and premise(question, s.text, asked)))]
     if hollow:
         kept = [s for s in kept if s not in hollow]
         for s in hollow:
@@ -292,16 +297,52 @@ def restates(question: str, asked: str, sentence: str) -> bool:
 _PATH = re.compile(r"(?<!\S)\S*/\S+")
 
 
-def premise(question: str, sentence: str) -> bool:
-    """For a "why" question, whether ``sentence`` states what the question asks the reason
-    for, and gives none: most of its claim's words are the question's, and it holds no word
-    of a reason ("Why does the project not require legal names?" — "The project does not
-    require contributors to use their legal names or provide personal information.")."""
-    if not _WHY.match(question) or _REASON.search(sentence):
+def premise(question: str, sentence: str, asked: str = "") -> bool:
+    """For a "why" question (or its follow-up, rewritten as ``asked``), whether ``sentence``
+    states what the question asks the reason for, and gives none: most of its claim's words
+    are the question's, and it gives no reason (gives_reason: "Why does the project not
+    require legal names?" — "The project does not require contributors to use their legal
+    names or provide personal information.")."""
+    both = f"{question} {asked}"
+    if not (_WHY.match(question) or _WHY.match(asked)) or gives_reason(sentence, both):
         return False
     claim = set(content_terms(citations.frame_and_claim(sentence)[1]))
-    asked = set(content_terms(question)) | abbreviated(sentence, question)
-    return bool(claim) and 2 * len(claim & asked) > len(claim)
+    said = set(content_terms(both)) | abbreviated(sentence, both)
+    return bool(claim) and 2 * len(claim & said) > len(claim)
+
+
+def gives_reason(text: str, question: str = "") -> bool:
+    """Whether ``text`` holds a word of a reason or a purpose (_REASON; "since" only as a
+    reason, not before a time: "since version 2.0"), or a purpose in "to" and a verb the
+    question does not hold ("Debian freezes testing to stabilise the release"; "not allow
+    visitors to take photographs" restates "Why ... not allow visitors to take
+    photographs?")."""
+    for m in _REASON.finditer(text):
+        if m.group().lower() != "since" or not answer_types.since_a_time(text, m.start()):
+            return True
+    asked = set(content_terms(question))
+    for m in _PURPOSE.finditer(text):
+        before = [stem(w) for w in words(text[max(0, m.start() - 60):m.start()])][-4:]
+        if before and before[-1] in ("or", "and", "not"):
+            continue  # "allow visitors to take photographs or to bring tripods"
+        if any(w in _TAKES_TO for w in before):
+            continue  # what is allowed or wanted, not what for: "allow visitors to take"
+        if stem(m.group(1).lower()) not in asked:
+            return True
+    return False
+
+
+# "to" and a word that may be a verb: not an article, a pronoun, a name or a number.
+_PURPOSE = re.compile(r"\bto\s+(?!(?:the|a|an|this|that|these|those|its|their|his|her|our|"
+                      r"your|my|them|him|us|me|it|be|do|have)\b)([a-z][a-z-]+)\b")
+# Verbs and adjectives whose "to" names what is allowed, wanted or able, not a purpose.
+_TAKES_TO = frozenset(stem(w) for w in (
+    "allow allows allowed permit permits permitted want wants wanted need needs needed try "
+    "tries tried able unable going used ask asks asked tell tells told require requires "
+    "required decide decides decided plan plans planned expect expects expected like likes "
+    "prefer prefers seem seems intend intends intended has have had refuse refused refuses "
+    "agree agreed agrees fail failed fails continue continues continued begin began start "
+    "started starts enable enables enabled encourage encouraged force forced forces").split())
 
 
 def _revision(written: Sequence[CitedSentence], final: Sequence[CitedSentence]) -> Revision:
@@ -406,11 +447,11 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
             # avoid unexpectedly processing triggers"); a sentence that gives none is quoted
             # with the next of its paragraph, where the reason often is ("... should not
             # configure packages one by one. This might defeat dpkg's cycle detection.").
-            reason = why and bool(_REASON.search(q.sentence))
+            reason = why and gives_reason(q.sentence, question)
             quote = q.quote
             if why and not reason and q.then and q.then not in quote:
                 quote = f"{q.sentence} {q.then}"
-            if premise(question, q.sentence) and not _REASON.search(q.then):
+            if premise(question, q.sentence) and not gives_reason(q.then, question):
                 continue  # what the question asks about, and no reason for it
             if best is None or (share, reason) > (best[2], best_reason):
                 best, best_reason = (n, quote, share), reason
@@ -421,7 +462,7 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
 _REASON = re.compile(r"\b(?:because|since|as\s+a\s+(?:result|consequence)|due\s+to|owing\s+to|"
                      r"thanks\s+to|so\s+(?:that|as\s+to|they|it|we|you|he|she|the|this)|"
                      r"in\s+order\s+to|to\s+(?:avoid|prevent|ensure|allow|make\s+sure|keep)|"
-                     r"otherwise|therefore|thus|hence|reasons?|why|caus(?:e|es|ed|ing)|"
+                     r"otherwise|therefore|thus|hence|reasons?|caus(?:e|es|ed|ing)|"
                      r"leads?\s+to|results?\s+in)\b", re.IGNORECASE)
 
 
@@ -447,7 +488,7 @@ class Quotable:
 
     sentence: str
     quote: str
-    then: str = ""  # the next sentence of its paragraph, if any
+    then: str = ""  # the next sentence of its line (its paragraph), if any
 
 
 def quotable(text: str) -> list[Quotable]:
@@ -487,14 +528,12 @@ def quotable(text: str) -> list[Quotable]:
         while k > j and text[spans[k][0]:spans[k][1]].endswith(":"):
             k -= 1  # not "Thus, the following lines of code:" without the code
         then = ""
-        if j + 1 < len(spans) and not _BLANK_LINE.search(text[spans[j][1]:spans[j + 1][0]]):
+        if j + 1 < len(spans) and "\n" not in text[spans[j][1]:spans[j + 1][0]]:
             then = " ".join(text[spans[j + 1][0]:spans[j + 1][1]].split())
         out.append(Quotable(" ".join(text[lo:spans[j][1]].split()),
                             " ".join(text[lo:spans[k][1]].split()), then))
     return out
 
-
-_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 
 
 _TABLE_LINE = re.compile(r"\s*\|.*\|\s*|[^|\n]+(?: \| [^|\n]*){2,}")

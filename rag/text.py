@@ -208,23 +208,39 @@ def open_quote(text: str) -> bool:
     return text.count("“") > text.count("”") or text.count('"') % 2 == 1
 
 
-# A name of two capitalised words or more, with "of", "for", "and", "the" or "on" between
+# A name of capitalised words on one line, with "of", "for", "and", "the" or "on" between
 # them: "International Criminal Court", "Collective Security Treaty Organization", "Ministry
-# of Foreign Affairs". An acronym is written in capitals ("ICC", "CSTO", "PEPs").
-_NAME_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+(?:(?:of|for|and|the|on)\s+)*[A-Z][\w’'-]*)+")
-_ACRONYM = re.compile(r"(?<![\w.-])([A-Z]{2,6})s?(?![\w.-]|’\w|'\w)")
+# of Foreign Affairs".
+_NAME_RUN = re.compile(r"[A-Z][\w’'-]*(?:[ \t]+(?:(?:of|for|and|the|on)[ \t]+)*[A-Z][\w’'-]*)+")
 _CONNECTORS = frozenset({"of", "for", "and", "the", "on"})
-
-
+# An acronym: two to six capitals standing alone ("ICC", "CSTO", "PEPs", "NATO’s").
+_ACRONYM = re.compile(r"(?<![\w.-])([A-Z]{2,6})(?:s|[’']s)?(?![\w.-]|[’']\w)")
+# A word in capitals beside it: a line set in capitals ("THE SOFTWARE IS PROVIDED "AS IS"").
+_CAPS_BEFORE = re.compile(r"[A-Z]{2,}[\s\"“”'(),]*$")
+_CAPS_AFTER = re.compile(r"[\s\"“”'(),]*[A-Z]{2,}")
 # An acronym defined where it is first used: "the global interpreter lock (GIL)".
-_DEFINED = re.compile(r"((?:[\w’'-]+\s+){2,10})\(([A-Z]{2,6})s?\)")
+_DEFINED = re.compile(r"((?:[\w’'-]+[ \t]+){2,10})\(([A-Z]{2,6})s?\)")
+
+
+def _acronyms(text: str) -> set[str]:
+    """The acronyms ``text`` writes, lower-cased: not a stopword ("IS", "AND"), nor a word
+    of a line in capitals."""
+    out = set()
+    for m in _ACRONYM.finditer(text):
+        acronym = m.group(1).lower()
+        if (acronym in STOPWORDS or _CAPS_BEFORE.search(text, max(0, m.start() - 12), m.start())
+                or _CAPS_AFTER.match(text, m.end())):
+            continue
+        out.add(acronym)
+    return out
 
 
 def _initialisms(text: str) -> dict[str, set[str]]:
-    """The initials of ``text``'s names and of their runs of two words or more, each with
-    the keys of the words it stands for: "icc" for "The International Criminal Court",
-    also "cc" for "Criminal Court"; and an acronym the text defines, in any case ("gil" for
-    "the global interpreter lock (GIL)")."""
+    """The acronyms ``text``'s names may be written as, each with the keys of the words it
+    stands for: the initials of three to six capitalised words of a name ("icc" for "The
+    International Criminal Court"; a person's two names make no acronym, so "PR" is no
+    "Peter Rossi"), and an acronym the text defines, in any case ("gil" for "the global
+    interpreter lock (GIL)", "eu" for "the European Union (EU)")."""
     out: dict[str, set[str]] = {}
     for m in _DEFINED.finditer(text):
         acronym = m.group(2).lower()
@@ -237,7 +253,7 @@ def _initialisms(text: str) -> dict[str, set[str]]:
         while caps and words(caps[0])[:1] and words(caps[0])[0] in STOPWORDS | QUESTION_WORDS:
             caps = caps[1:]  # "The", "On", "What": a sentence's first word, not the name's
         for i in range(len(caps)):
-            for j in range(i + 2, len(caps) + 1):
+            for j in range(i + 3, min(len(caps), i + 6) + 1):
                 initials = "".join(w[0] for w in caps[i:j]).lower()
                 out.setdefault(initials, set()).update(stem(w) for w in words(" ".join(caps[i:j])))
     return out
@@ -247,10 +263,13 @@ def abbreviated(text: str, other: str) -> set[str]:
     """The keys that ``other`` holds for ``text``'s names by abbreviation: the words of a
     name that ``other`` writes as an acronym ("international", "criminal" and "court" when
     ``other`` writes "ICC"), and an acronym that ``other`` spells out ("icc" when it writes
-    "International Criminal Court"). Only capitals make an acronym, so "us" is no "United
-    States"."""
-    mine, theirs = _initialisms(text), _initialisms(other)
-    written = {m.group(1).lower() for m in _ACRONYM.finditer(other)}
-    keys = {k for initials, stems in mine.items() if initials in written for k in stems}
-    keys.update(a for a in (m.group(1).lower() for m in _ACRONYM.finditer(text)) if a in theirs)
+    "International Criminal Court"). Only a word in capitals is an acronym, so "us" is no
+    "United States"; see _acronyms and _initialisms for what else is not."""
+    keys: set[str] = set()
+    if written := _acronyms(other):
+        keys.update(k for initials, stems in _initialisms(text).items() if initials in written
+                    for k in stems)
+    if mine := _acronyms(text):
+        theirs = _initialisms(other)
+        keys.update(a for a in mine if a in theirs)
     return keys

@@ -279,10 +279,17 @@ def test_a_hedge_on_another_case_hedges_nothing_else():
 
 
 def test_the_month_may_is_no_uncertainty():
-    assert conflict("The tribunal summoned the mayor in May.",
+    assert conflict("The tribunal summoned the mayor.",
                     "In May the tribunal summoned the mayor as a witness.") is None
+    assert conflict("Azerbaijan used armed forces three times.",
+                    "Since May 11, 2021, Azerbaijan used armed forces three times.") is None
+    # The modal, in any case: "may", a specification's "MAY", a sentence's first word.
     assert conflict("The tribunal summoned the mayor.",
                     "The tribunal may summon the mayor as a witness.") == "modality"
+    assert conflict("Clients send the Accept header.",
+                    "Clients MAY send the Accept header.") == "modality"
+    assert conflict("The server drops the connection.",
+                    "May drop the connection when the server is overloaded.") == "modality"
 
 
 def test_a_claim_of_the_opposite_polarity_is_not_supported():
@@ -691,9 +698,12 @@ def test_a_pair_takes_a_number_and_the_identifier_it_is_for_from_one_passage():
     q = "What numeric uid is assigned to the www-data user?"
     s = CitedSentence("The www-data user is assigned the numeric uid 37.", ())
     assert check([s], [www, operator], q).sentences[0].cites == ()
-    # The same pair may join what each says without a number.
+    # The same pair may join what each says, the number in a clause of its own.
     s = CitedSentence("Web servers run as the www-data user, and the operator user is no "
                       "longer created by default.", ())
+    assert check([s], [www, operator], "").sentences[0].cites == (1, 2)
+    s = CitedSentence("Web content should not be owned by www-data, and the operator user "
+                      "had uid 37.", ())
     assert check([s], [www, operator], "").sentences[0].cites == (1, 2)
 
 
@@ -748,6 +758,10 @@ def test_a_pair_is_of_one_document_and_each_gives_more_than_a_common_word():
 def test_a_source_preamble_keeps_a_dotted_name_whole():
     s = split_cited("According to [2], typing.Self is used to represent the class. Then more.")
     assert s[0] == CitedSentence("Typing.Self is used to represent the class.", (2,))
+
+
+def test_a_marker_as_the_sentence_s_subject_cites_what_it_states_of_three_words():
+    assert [x.text for x in split_cited("A is b. [2] says so.")] == ["A is b. says so."]
 
 
 def test_a_marker_as_the_sentence_s_subject_cites_what_it_states():
@@ -811,9 +825,16 @@ def test_an_acronym_names_what_it_abbreviates_and_back():
         "Python Enhancement Proposals list the changes.", "See the PEPs (Python Enhancement "
         "Proposals) index.") | abbreviated("Python Enhancement Proposals list the changes.",
                                            "PEP 8 is the style guide.")
-    # Only capitals make an acronym: "us" is a word, not the United States.
+    # Only capitals make an acronym: "us" is a word, not the United States; nor is a word of
+    # a line in capitals, or two names' initials (a person's), unless the text defines them.
     assert not abbreviated("What did the United States announce?", "let us wait")
-    assert abbreviated("What did the United States announce?", "the US announced it")
+    assert not abbreviated("Ian Smith provides the software.",
+                           'THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY')
+    assert not abbreviated("Peter Rossi merged the change.", "The PR merged the change.")
+    assert "eu" in abbreviated("What did the EU announce?",
+                               "the European Union (EU) announced it")
+    # A possessive is still the acronym.
+    assert "icc" in abbreviated("The ICC’s judges met.", "the International Criminal Court")
 
 
 def test_a_passage_writing_the_acronym_supports_the_long_name():
@@ -851,6 +872,14 @@ def test_a_reason_the_passages_give_for_something_else_is_not_support():
                               "system call.", docs)
     assert unlinked_cause("os.replace() takes bytes paths because the rename is one system "
                           "call.", docs + " Paths may be str or bytes.")
+    # A line break is no paragraph's end (a wrapped line, or two passages read together);
+    # a blank line is.
+    seam = ("The rename is atomic on POSIX systems when both paths are on one filesystem.\n"
+            "This is because a single system call performs it.")
+    said = ("The rename is atomic on POSIX systems because it is performed by a single "
+            "system call.")
+    assert not unlinked_cause(said, seam)
+    assert unlinked_cause(said, seam.replace("\n", "\n\n"))
     # A reason no sentence holds most of is not given either, however many of the claim's
     # other words the passage has ("witness", "harbour" alone are no reason).
     assert unlinked_cause("The tribunal summoned the mayor because of a harbour storm "

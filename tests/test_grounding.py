@@ -742,16 +742,17 @@ def citations_strip(text: str) -> str:
 
 
 def test_a_why_quote_prefers_the_sentence_that_gives_a_reason():
-    # Two sentences hold all the question's words; the one with a reason answers "why".
-    q = "Why are the backups made by the nightly job not uploaded during that job?"
-    text = _p("The nightly job uploads the backups it made of the database only.\n\nThe "
-              "backups made by the nightly job are not uploaded at once, to avoid saturating "
-              "the link while users work.", 90)
+    # Two sentences hold all the question's words, and neither only restates it; the one
+    # with a reason answers "why".
+    q = "Why are the nightly backups not uploaded?"
+    text = _p("The nightly backups are not uploaded on holidays, weekends, or during audits "
+              "by the finance department.\n\nThe nightly backups are not uploaded at once, to "
+              "avoid saturating the office network link.", 90)
     refusal = judge(q, q, (text,), "The documents do not say.")
     n = answer_passage(q, (text,), "The documents do not say.", refusal)
     assert n == 1
     v = quote_answer(q, (text,), n, refusal)
-    assert "to avoid saturating the link" in v.text
+    assert "to avoid saturating the office network link" in v.text
 
 
 def test_a_why_quote_without_a_reason_runs_on_to_the_next_sentence():
@@ -769,6 +770,12 @@ def test_a_why_quote_without_a_reason_runs_on_to_the_next_sentence():
     assert n == 1
     v = quote_answer(q, (text,), n, refusal)
     assert "indexes that point at deleted files" in v.text and "listed on the web" not in v.text
+    # The next sentence is of the same line: not a list item, table or code below it.
+    listed = _p(f"{long}.\n- This would leave clients with indexes that point at deleted "
+                "files.", 120)
+    refusal = judge(q, q, (listed,), "The documents do not say.")
+    v = quote_answer(q, (listed,), 1, refusal)
+    assert "deleted files" not in v.text
     # Not for a question that asks no reason: the same sentence is quoted alone.
     q2 = "Should mirror operators sync the archive with rsync --delete-during?"
     assert "deleted files" not in judge(q2, q2, (text,), "Yes, they should [1].").text
@@ -795,3 +802,12 @@ def test_a_why_answer_that_only_states_the_premise_is_no_answer():
              "paintings, so the ban protects them.", 10)
     v = judge(q, q, (why,), f"{said} [1]")
     assert v.mode == "extractive" and "so the ban protects them" in v.text
+    # A purpose in "to" is a reason; so is a sentence beside it that gives one.
+    assert not premise(q, "The museum does not allow visitors to take photographs to "
+                          "protect the paintings.")
+    v = judge(q, q, (why,), f"{said} [1]. The flash fades the pigments of the oldest "
+                            "paintings, so the ban protects them [1].")
+    assert v.mode == "generated" and v.text.startswith("The museum does not allow")
+    # A follow-up asks why through its rewritten question.
+    assert premise("And why?", said, "Why does the museum not allow visitors to take "
+                                     "photographs?")
