@@ -361,9 +361,9 @@ _MONTH_MAY = (r"(?<!\bin )(?<!\bon )(?<!\bof )(?<!\bsince )(?<!\buntil )(?<!\bby
               r"(?<!\bearly )(?<!\blate )(?<!\bmid-)(?<!\blast )(?<!\bnext )(?<!\bthis )"
               r"(?<!\bfrom )(?<!\bto )(?<!\bin early )(?<!\bin late )")
 _UNCERTAIN = re.compile(
-    rf"\b(?:{_MONTH_MAY}may(?!\s+\d)|might|could|would|probably|possibly|perhaps|likely|unlikely|probability|"
-    r"presumably|reportedly|allegedly|supposedly|expected to|plans? to|planned|planning|"
-    r"intends? to|intended|proposed?|proposal|considering|aims? to|hopes? to)\b",
+    rf"\b(?:{_MONTH_MAY}may(?!\s+\d)|might|could|would|probably|possibly|perhaps|likely|"
+    r"unlikely|probability|presumably|reportedly|allegedly|supposedly|expected to|plans? to|"
+    r"planned|planning|intends? to|intended|proposed?|proposal|considering|aims? to|hopes? to)\b",
     re.IGNORECASE)
 _FUTURE = re.compile(r"\b(?:will|shall|going to|(?:is|are) to|(?:is|are) due to|"
                      r"(?:is|are) scheduled to|soon)\b", re.IGNORECASE)

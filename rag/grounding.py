@@ -445,8 +445,10 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
                            abbreviated(f"{claim} {question}", q.sentence))
             # A "why" question: of sentences as close, one that gives a reason ("..., to
             # avoid unexpectedly processing triggers"); a sentence that gives none is quoted
-            # with the next of its paragraph, where the reason often is ("... should not
-            # configure packages one by one. This might defeat dpkg's cycle detection.").
+            # with the next of its line, where the reason often is ("... should not
+            # configure packages one by one. This might defeat dpkg's cycle detection."); a
+            # sentence that only states what the question asks why of, without a reason
+            # there, is no answer (premise).
             reason = why and gives_reason(q.sentence, question)
             quote = q.quote
             if why and not reason and q.then and q.then not in quote:
@@ -533,7 +535,6 @@ def quotable(text: str) -> list[Quotable]:
         out.append(Quotable(" ".join(text[lo:spans[j][1]].split()),
                             " ".join(text[lo:spans[k][1]].split()), then))
     return out
-
 
 
 _TABLE_LINE = re.compile(r"\s*\|.*\|\s*|[^|\n]+(?: \| [^|\n]*){2,}")
