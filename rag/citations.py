@@ -672,8 +672,9 @@ def assess(sentence: str, passages_text: str, question: str = "",
 # and the link in none: "The International Criminal Court issued a warrant against the
 # Russian president because it was needed to resolve cases related to genocide" joins the
 # warrant to why the court was founded, a paragraph earlier.
-_CAUSE = re.compile(r"\b(?:because(?:\s+of)?|due\s+to|owing\s+to|thanks\s+to|"
-                    r"as\s+a\s+(?:result|consequence)\s+of|on\s+account\s+of)\b", re.IGNORECASE)
+CAUSE_WORDS = (r"because(?:\s+of)?|due\s+to|owing\s+to|thanks\s+to|"
+               r"as\s+a\s+(?:result|consequence)\s+of|on\s+account\s+of")
+_CAUSE = re.compile(rf"\b(?:{CAUSE_WORDS})\b", re.IGNORECASE)
 
 
 # A blank line ends a paragraph.

@@ -460,9 +460,10 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
     return best
 
 
-# Words that give a reason or a purpose.
-_REASON = re.compile(r"\b(?:because|since|as\s+a\s+(?:result|consequence)|due\s+to|owing\s+to|"
-                     r"thanks\s+to|so\s+(?:that|as\s+to|they|it|we|you|he|she|the|this)|"
+# Words that give a reason or a purpose: those that join a reason to a claim (see
+# citations.unlinked_cause), and more.
+_REASON = re.compile(rf"\b(?:{citations.CAUSE_WORDS}|since|as\s+a\s+(?:result|consequence)|"
+                     r"so\s+(?:that|as\s+to|they|it|we|you|he|she|the|this)|"
                      r"in\s+order\s+to|to\s+(?:avoid|prevent|ensure|allow|make\s+sure|keep)|"
                      r"otherwise|therefore|thus|hence|reasons?|caus(?:e|es|ed|ing)|"
                      r"leads?\s+to|results?\s+in)\b", re.IGNORECASE)
