@@ -1,8 +1,10 @@
 """Retrieval: dense (FAISS inner product), lexical (BM25 via bm25s), fused by reciprocal rank
-(each retriever's first pick kept)."""
+with a third vote, the share of the query's terms each candidate holds (each retriever's
+first pick kept)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +91,31 @@ def rrf(rankings: Sequence[Sequence[int]], k: int = 60) -> list[tuple[int, float
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
+def coverage_ranking(corpus: Corpus, query: str,
+                     candidates: Sequence[tuple[int, float]]) -> list[int]:
+    """The candidates (rows, best first) ranked by the share of the query's terms each
+    holds, a term weighed by its rarity in the corpus (-log of the share of chunks holding
+    it); ties keep the candidates' order. Empty when no query term is in the corpus.
+
+    BM25 saturates on a term repeated and favours short chunks, and a sentence embedding
+    blurs rare names: both may rank a chunk that holds one of the query's terms many times
+    above the one that holds all of them ("Is there a limit on how many digits int() will
+    convert from a string …?": the chunk on "int() … digits … limit … default" was fifth).
+    As a vote fused with the two, coverage lifts such a chunk without overruling either.
+    """
+    weights = {t: -math.log(share) for t in set(content_terms(query))
+               if 0 < (share := corpus.term_share(t)) < 1}
+    total = sum(weights.values())
+    if not total:
+        return []
+    chunks = corpus.index.chunks
+    held = {}
+    for row, _ in candidates:
+        terms = set(content_terms(chunks[row].search_text))
+        held[row] = sum(w for t, w in weights.items() if t in terms) / total
+    return sorted(held, key=lambda row: -held[row])
+
+
 @dataclass(frozen=True)
 class Retriever:
     """Finds the passages of a corpus that best match a query. Holds no index: one
@@ -124,8 +151,10 @@ class Retriever:
         else:
             # Each retriever's first pick is kept: a chunk that BM25 alone ranks first (an
             # exact term such as "EAFP") is not outvoted by chunks both rank fifth.
-            fused = rrf(rankings, self.rrf_k)
             firsts = {r[0] for r in rankings if r}
+            # A third vote: how much of the query the candidate holds (coverage_ranking).
+            fused = rrf(rankings + [coverage_ranking(corpus, query, rrf(rankings, self.rrf_k))],
+                        self.rrf_k)
             ranked = ([(i, s) for i, s in fused if i in firsts]
                       + [(i, s) for i, s in fused if i not in firsts])
         out: list[Passage] = []

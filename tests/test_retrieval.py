@@ -2,7 +2,7 @@ import pytest
 
 from rag.corpus import Corpus
 from rag.index import update_index
-from rag.retrieval import Retriever, rrf
+from rag.retrieval import Retriever, coverage_ranking, rrf
 
 
 @pytest.fixture
@@ -94,3 +94,85 @@ def test_the_corpus_knows_whom_it_gives_a_title(index):
     assert {"dmitry", "peskov"} <= corpus.title_holders("spokesman")
     assert {"areg", "kochinyan"} <= corpus.title_holders("analyst")
     assert corpus.title_holders("documents") == frozenset()
+
+
+# --- the coverage vote (fast: a stand-in index whose two searches return set rankings) ------
+
+class _Chunk:
+    def __init__(self, text: str) -> None:
+        self.text = self.search_text = text
+        self.chunk_id = self.doc_id = text
+
+
+class _Index:
+    """Rows 0..n-1; the dense and lexical searches return the rankings given."""
+
+    def __init__(self, texts, dense, lexical):
+        self.chunks = [_Chunk(t) for t in texts]
+        self._dense, self._lexical = dense, lexical
+
+    def __len__(self):
+        return len(self.chunks)
+
+    def search_vectors(self, query, k):
+        return [(row, 1.0 - i / 100) for i, row in enumerate(self._dense[:k])]
+
+    def search_terms(self, query, k):
+        return [(row, 10.0 - i) for i, row in enumerate(self._lexical[:k])]
+
+    def title(self, doc_id):
+        return ""
+
+
+class _Corpus:
+    def __init__(self, index):
+        self.index = index
+
+    def term_share(self, term):
+        # Stemmed terms: "default" is in every other chunk, "digit" the rarest.
+        return {"limit": 0.2, "digit": 0.01, "convert": 0.05, "string": 0.1, "int": 0.3,
+                "default": 0.5}.get(term, 0.0)
+
+
+class _QueryEmbedder:
+    def embed_query(self, query):
+        return [0.0]
+
+
+QUERY = "Is there a limit on the digits int() will convert from a string by default?"
+TEXTS = ["A limit of recursion.",                                    # 0
+         "The limit, the limit, the limit again.",                   # 1
+         "Strings convert.",                                         # 2
+         "Defaults are set in a file.",                              # 3
+         "A string converts to int with a default limit of 4300 digits.",  # 4: all of it
+         "Digits of pi."]                                            # 5
+DENSE = [0, 3, 4, 2, 5, 1]
+LEXICAL = [1, 5, 3, 4, 0, 2]
+
+
+def _coverage_corpus():
+    return _Corpus(_Index(TEXTS, DENSE, LEXICAL))
+
+
+def test_coverage_ranks_by_the_rare_terms_held():
+    corpus = _coverage_corpus()
+    candidates = rrf([DENSE, LEXICAL])
+    ranking = coverage_ranking(corpus, QUERY, candidates)
+    assert ranking[0] == 4  # holds every term
+    assert ranking.index(5) < ranking.index(1)  # "digits" (rare) outweighs "limit"
+    assert ranking.index(1) < ranking.index(3)  # "limit" outweighs "default" (in half)
+    # Equal coverage keeps the candidates' order (0 and 1 both hold "limit" alone).
+    order = [row for row, _ in candidates]
+    assert (ranking.index(0) < ranking.index(1)) == (order.index(0) < order.index(1))
+    assert coverage_ranking(corpus, "Who wrote Hamlet?", candidates) == []
+
+
+def test_hybrid_lifts_the_chunk_holding_the_whole_query(monkeypatch):
+    retriever = Retriever(_QueryEmbedder(), "hybrid")  # type: ignore[arg-type]
+    top = [p.chunk.text for p in retriever.search(_coverage_corpus(), QUERY, 3)]
+    assert TEXTS[4] in top
+    assert top[:2] == [TEXTS[0], TEXTS[1]]  # each retriever's first pick still leads
+    # Without the vote, the chunk the two searches rank third and fourth is not retrieved.
+    monkeypatch.setattr("rag.retrieval.coverage_ranking", lambda *a: [])
+    top = [p.chunk.text for p in retriever.search(_coverage_corpus(), QUERY, 3)]
+    assert TEXTS[4] not in top
