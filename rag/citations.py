@@ -642,6 +642,13 @@ def assess(sentence: str, passages_text: str, question: str = "",
         # "The --long option decompresses with a dictionary" cited to the -D option's
         # passage: the question's identifiers vouch for no claim; the passage must name them.
         return Assessment(0.0, "subject")
+    # An option, code name or system-written word the claim brings (not the question's) is
+    # a fact of its own, not words: "The configure option that builds CPython without the
+    # GIL is --without-gil" holds every word of a passage on configure options and the
+    # question, but no passage names --without-gil.
+    brought = _identifiers(claim) - _identifiers(question)
+    if brought and not holds_identifiers(brought, f"{passages_text}\n{about}"):
+        return Assessment(0.0, "identifier")
     if question and (borrowed := numbers(claim) & numbers(question)) and not borrowed <= (
             numbers(passages_text) | numbers(about)):
         # "Section 18 of the GPL requires ..." for a question on a section 18 that does not

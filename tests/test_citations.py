@@ -886,3 +886,26 @@ def test_a_reason_the_passages_give_for_something_else_is_not_support():
                           "warning.", CHARTER)
     # No reason word: not this check's call.
     assert not unlinked_cause("The tribunal summoned the mayor.", CHARTER)
+
+
+def test_an_identifier_the_claim_brings_must_be_in_its_passage():
+    # Every word of "--without-gil" is in the question and the passage; the option is in
+    # neither: an invented option, not a paraphrase.
+    q = "Which configure option builds CPython without the GIL?"
+    options = ("--build=BUILD configure for building on BUILD.\n"
+               "--with-dtrace: CPython must then be configured with this option.")
+    verdict = assess("The configure option that builds CPython without the GIL is "
+                     "--without-gil.", options, q)
+    assert not verdict.supported and verdict.reason == "identifier"
+    assert assess("CPython is configured with --with-dtrace for SystemTap markers.", options,
+                  "How do I build CPython with SystemTap markers?").supported
+    # A code name may be written by its last part on its own page (or under its heading).
+    q = "How can I put a time limit on awaits?"
+    assert assess("asyncio.timeout() can limit the time spent waiting.",
+                  "timeout(delay) An asynchronous context manager that can be used to limit "
+                  "the amount of time spent waiting on something.", q,
+                  about="asyncio › Timeouts › asyncio.timeout()").supported
+    assert assess("asyncio.timeout_at() can limit the time spent waiting.",
+                  "timeout(delay) An asynchronous context manager that can be used to limit "
+                  "the amount of time spent waiting on something.", q,
+                  about="asyncio › Timeouts › asyncio.timeout()").reason == "identifier"
