@@ -152,23 +152,37 @@ class Retriever:
             # Each retriever's first pick is kept: a chunk that BM25 alone ranks first (an
             # exact term such as "EAFP") is not outvoted by chunks both rank fifth.
             firsts = {r[0] for r in rankings if r}
-            # A third vote: how much of the query the candidate holds (coverage_ranking).
-            fused = rrf(rankings + [coverage_ranking(corpus, query, rrf(rankings, self.rrf_k))],
-                        self.rrf_k)
+            fused = rrf(rankings, self.rrf_k)
             ranked = ([(i, s) for i, s in fused if i in firsts]
                       + [(i, s) for i, s in fused if i not in firsts])
-        out: list[Passage] = []
+        # Which chunks are read: in hybrid mode, a third vote joins the two, how much of the
+        # query each candidate holds (coverage_ranking).
+        chosen = ranked
+        if self.mode == "hybrid":
+            voted = rrf(rankings + [coverage_ranking(corpus, query, fused)], self.rrf_k)
+            chosen = ([(i, s) for i, s in voted if i in firsts]
+                      + [(i, s) for i, s in voted if i not in firsts])
+        picked: list[int] = []
         seen: set[str] = set()
-        for row, score in ranked:
-            if len(out) == top_k:
+        for row, _ in chosen:
+            if len(picked) == top_k:
                 break
-            chunk = index.chunks[row]
             # The same text on several pages (a repeated notice, a contents list) is one
             # passage, not several places in a short context.
-            key = " ".join(chunk.text.split())
+            key = " ".join(index.chunks[row].text.split())
             if key in seen:
                 continue
             seen.add(key)
-            out.append(Passage(chunk, index.title(chunk.doc_id), score,
+            picked.append(row)
+        # In the retrievers' order: the vote changes which chunks are read, not where each
+        # stands. The model reads the first passages most: reordering the same four (39
+        # questions of 222 on six gold sets) made three right answers wrong, none right.
+        position = {row: n for n, (row, _) in enumerate(ranked)}
+        score = dict(ranked)
+        picked.sort(key=lambda row: position.get(row, len(position)))
+        out: list[Passage] = []
+        for row in picked:
+            chunk = index.chunks[row]
+            out.append(Passage(chunk, index.title(chunk.doc_id), score.get(row, 0.0),
                                dense_score=dense.get(row), lexical_score=lexical.get(row)))
         return out

@@ -176,3 +176,12 @@ def test_hybrid_lifts_the_chunk_holding_the_whole_query(monkeypatch):
     monkeypatch.setattr("rag.retrieval.coverage_ranking", lambda *a: [])
     top = [p.chunk.text for p in retriever.search(_coverage_corpus(), QUERY, 3)]
     assert TEXTS[4] not in top
+
+
+def test_the_vote_chooses_passages_but_keeps_the_retrievers_order():
+    retriever = Retriever(_QueryEmbedder(), "hybrid")  # type: ignore[arg-type]
+    top = [TEXTS.index(p.chunk.text) for p in retriever.search(_coverage_corpus(), QUERY, 4)]
+    assert 4 in top
+    fused = [row for row, _ in rrf([DENSE, LEXICAL])]
+    order = [0, 1] + [row for row in fused if row not in (0, 1)]  # the firsts, then fused
+    assert top == [row for row in order if row in top]
