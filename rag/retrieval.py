@@ -99,8 +99,9 @@ def coverage_ranking(corpus: Corpus, query: str,
 
     BM25 saturates on a term repeated and favours short chunks, and a sentence embedding
     blurs rare names: both may rank a chunk that holds one of the query's terms many times
-    above the one that holds all of them ("Is there a limit on how many digits int() will
-    convert from a string …?": the chunk on "int() … digits … limit … default" was fifth).
+    above the one that holds all of them ("What exception do I get when I call zip() with
+    strict=True and one of the iterables is shorter?": the chunk that says it raises a
+    ValueError was fifth, behind other chunks on zip()).
     As a vote fused with the two, coverage lifts such a chunk without overruling either.
     """
     weights = {t: -math.log(share) for t in set(content_terms(query))
