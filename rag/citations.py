@@ -646,8 +646,7 @@ def assess(sentence: str, passages_text: str, question: str = "",
     # a fact of its own, not words: "The configure option that builds CPython without the
     # GIL is --without-gil" holds every word of a passage on configure options and the
     # question, but no passage names --without-gil.
-    brought = _identifiers(claim) - _identifiers(question)
-    if brought and not holds_identifiers(brought, f"{passages_text}\n{about}"):
+    if not holds_brought(claim, question, f"{passages_text}\n{about}"):
         return Assessment(0.0, "identifier")
     if question and (borrowed := numbers(claim) & numbers(question)) and not borrowed <= (
             numbers(passages_text) | numbers(about)):
@@ -824,6 +823,30 @@ def question_system_words(question: str) -> set[str]:
     name, so a passage that does not write it does not answer for it."""
     return question_options(question) | {w for w in _system_words(question)
                                           if "_" not in w and not code_names(w)}
+
+
+def holds_brought(claim: str, question: str, text: str) -> bool:
+    """Whether ``text`` (passages with their titles and headings) names the options and code
+    names ``claim`` brings that ``question`` does not: an option as written (its value
+    aside: "--with-dtrace" for "--with-dtrace=yes"), a code name in full, by a dotted tail,
+    or by its last part as a word ("split(sep=None)" on the page of "str.split"). A made-up
+    one is not: "--without-gil", "asyncio.timeout_at" where only "timeout" is documented.
+
+    Hyphenated compounds and versions ("well-known", "utf-8", "x86-64", "v2.3") are not
+    checked here: they are spelt many ways ("well known", "UTF8", "x86_64", "version 2.3"),
+    and the claim's words and numbers are checked as words and numbers."""
+    asked = _identifiers(question)
+    text = text.lower()
+    for option in {m.lower() for m in _OPTION.findall(claim)} - asked:
+        if not re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", text):
+            return False
+    for name in code_names(claim) - asked:
+        if _FILE_NAME.fullmatch(name) or name in text or _tail_in(name, text):
+            continue
+        last = name.rsplit(".", 1)[-1]
+        if not re.search(rf"(?<!\w){re.escape(last)}(?!\w)", text):
+            return False
+    return True
 
 
 def holds_identifiers(identifiers: set[str], text: str) -> bool:

@@ -1,6 +1,7 @@
 """Retrieval: dense (FAISS inner product), lexical (BM25 via bm25s), fused by reciprocal rank
-with a third vote, the share of the query's terms each candidate holds (each retriever's
-first pick kept)."""
+(each retriever's first pick kept). In hybrid mode a third vote, the share of the query's
+rare terms each candidate holds, chooses which passages are read; the two-way fusion still
+orders them."""
 
 from __future__ import annotations
 
@@ -95,7 +96,8 @@ def coverage_ranking(corpus: Corpus, query: str,
                      candidates: Sequence[tuple[int, float]]) -> list[int]:
     """The candidates (rows, best first) ranked by the share of the query's terms each
     holds, a term weighed by its rarity in the corpus (-log of the share of chunks holding
-    it); ties keep the candidates' order. Empty when no query term is in the corpus.
+    it); ties keep the candidates' order. Empty when no query term tells chunks apart (none
+    is in the corpus, or each is in every chunk).
 
     BM25 saturates on a term repeated and favours short chunks, and a sentence embedding
     blurs rare names: both may rank a chunk that holds one of the query's terms many times

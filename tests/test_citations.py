@@ -899,7 +899,26 @@ def test_an_identifier_the_claim_brings_must_be_in_its_passage():
     assert not verdict.supported and verdict.reason == "identifier"
     assert assess("CPython is configured with --with-dtrace for SystemTap markers.", options,
                   "How do I build CPython with SystemTap markers?").supported
-    # A code name may be written by its last part on its own page (or under its heading).
+    # A code name may be written by its last part on its own page, whatever its heading
+    # says; a compound or version is spelt many ways and is checked as words.
+    for claim, passage, about in (
+            ("os.path.join() joins one or more path segments.",
+             "join(path, *paths) Join one or more path segments intelligently.",
+             "os.path — Common pathname manipulations"),
+            ("str.split() returns a list of the words in the string.",
+             "split(sep=None, maxsplit=-1) Return a list of the words in the string.",
+             "Built-in Types › String Methods"),
+            ("asyncio.timeout() can limit the time spent waiting.",
+             "timeout(delay) An asynchronous context manager that can be used to limit the "
+             "amount of time spent waiting on something.", "asyncio › Timeouts"),
+            ("The daemon listens on a well-known port.",
+             "The daemon listens on a well known port number.", ""),
+            ("The default encoding is utf-8.", "The default encoding is UTF8.", ""),
+            ("The sparse index was added in v2.3.", "Version 2.3 added the sparse index.", "")):
+        assert assess(claim, passage, "What does it do?", about=about).supported, claim
+    # An option is not named by a longer one that starts with it.
+    assert assess("CPython is configured with --with for markers.",
+                  "Configure CPython with --without-gil.", "How?").reason == "identifier"
     q = "How can I put a time limit on awaits?"
     assert assess("asyncio.timeout() can limit the time spent waiting.",
                   "timeout(delay) An asynchronous context manager that can be used to limit "

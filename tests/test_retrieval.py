@@ -161,9 +161,12 @@ def test_coverage_ranks_by_the_rare_terms_held():
     assert ranking[0] == 4  # holds every term
     assert ranking.index(5) < ranking.index(1)  # "digits" (rare) outweighs "limit"
     assert ranking.index(1) < ranking.index(3)  # "limit" outweighs "default" (in half)
-    # Equal coverage keeps the candidates' order (0 and 1 both hold "limit" alone).
-    order = [row for row, _ in candidates]
-    assert (ranking.index(0) < ranking.index(1)) == (order.index(0) < order.index(1))
+    # Equal coverage keeps the candidates' order (0 and 1 both hold "limit" alone), in
+    # either order.
+    for given in (candidates, candidates[::-1]):
+        order = [row for row, _ in given]
+        ranking = coverage_ranking(corpus, QUERY, given)
+        assert (ranking.index(0) < ranking.index(1)) == (order.index(0) < order.index(1))
     assert coverage_ranking(corpus, "Who wrote Hamlet?", candidates) == []
 
 
@@ -185,3 +188,14 @@ def test_the_vote_chooses_passages_but_keeps_the_retrievers_order():
     fused = [row for row, _ in rrf([DENSE, LEXICAL])]
     order = [0, 1] + [row for row in fused if row not in (0, 1)]  # the firsts, then fused
     assert top == [row for row in order if row in top]
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25"])
+def test_single_retriever_modes_take_no_vote(monkeypatch, mode):
+    def vote(*args):
+        raise AssertionError("coverage_ranking called")
+
+    monkeypatch.setattr("rag.retrieval.coverage_ranking", vote)
+    top = Retriever(_QueryEmbedder(), mode).search(_coverage_corpus(), QUERY, 3)  # type: ignore[arg-type]
+    first = DENSE if mode == "dense" else LEXICAL
+    assert [TEXTS.index(p.chunk.text) for p in top] == first[:3]
