@@ -642,8 +642,8 @@ def assess(sentence: str, passages_text: str, question: str = "",
         # "The --long option decompresses with a dictionary" cited to the -D option's
         # passage: the question's identifiers vouch for no claim; the passage must name them.
         return Assessment(0.0, "subject")
-    # An option, code name or system-written word the claim brings (not the question's) is
-    # a fact of its own, not words: "The configure option that builds CPython without the
+    # An option or code name the claim brings (not the question's) is a fact of its own,
+    # not words: "The configure option that builds CPython without the
     # GIL is --without-gil" holds every word of a passage on configure options and the
     # question, but no passage names --without-gil.
     if not holds_brought(claim, question, f"{passages_text}\n{about}"):

@@ -119,6 +119,11 @@ def coverage_ranking(corpus: Corpus, query: str,
     return sorted(held, key=lambda row: -held[row])
 
 
+def _firsts_first(fused: list[tuple[int, float]], firsts: set[int]) -> list[tuple[int, float]]:
+    return [(i, s) for i, s in fused if i in firsts] + [(i, s) for i, s in fused
+                                                        if i not in firsts]
+
+
 @dataclass(frozen=True)
 class Retriever:
     """Finds the passages of a corpus that best match a query. Holds no index: one
@@ -148,23 +153,19 @@ class Retriever:
             lexical = dict(hits)
             rankings.append([i for i, _ in hits])
         if self.mode == "dense":
-            ranked = [(i, s) for i, s in dense.items()]
+            ranked = chosen = [(i, s) for i, s in dense.items()]
         elif self.mode == "bm25":
-            ranked = [(i, lexical[i]) for i in rankings[0]]
+            ranked = chosen = [(i, lexical[i]) for i in rankings[0]]
         else:
             # Each retriever's first pick is kept: a chunk that BM25 alone ranks first (an
             # exact term such as "EAFP") is not outvoted by chunks both rank fifth.
             firsts = {r[0] for r in rankings if r}
             fused = rrf(rankings, self.rrf_k)
-            ranked = ([(i, s) for i, s in fused if i in firsts]
-                      + [(i, s) for i, s in fused if i not in firsts])
-        # Which chunks are read: in hybrid mode, a third vote joins the two, how much of the
-        # query each candidate holds (coverage_ranking).
-        chosen = ranked
-        if self.mode == "hybrid":
+            ranked = _firsts_first(fused, firsts)
+            # Which chunks are read: a third vote joins the two, how much of the query each
+            # candidate holds (coverage_ranking).
             voted = rrf(rankings + [coverage_ranking(corpus, query, fused)], self.rrf_k)
-            chosen = ([(i, s) for i, s in voted if i in firsts]
-                      + [(i, s) for i, s in voted if i not in firsts])
+            chosen = _firsts_first(voted, firsts)
         picked: list[int] = []
         seen: set[str] = set()
         for row, _ in chosen:
