@@ -221,6 +221,58 @@ def test_a_passage_title_names_what_its_quote_is_about():
     assert answer_passage(q, (other,), raw, judge(q, q, (other,), raw)) is None
 
 
+def test_a_refusal_beside_a_passage_under_the_questions_heading_is_quoted():
+    """The passage's title and headings say what it is about as a whole: a sentence under
+    "Widget.io Governance › Steering Board" answers for the steering board of Widget.io
+    without naming it, and the heading's words count toward the quote's share of the
+    question. Not where the sentence names another thing of the kind it lacks."""
+    from rag.types import Chunk, Passage
+
+    q = "Whose consent does the Widget.io steering board need to amend its bylaws?"
+    text = ("Any change to the bylaws needs the approval of the Foundation Council (FC), as "
+            "recorded by the CI bot.")
+    raw = "The documents do not say."
+
+    def under(heading: str, body: str = text) -> Passage:
+        return Passage(Chunk("g", "g#0", 0, len(body), body, heading), "Widget.io Governance",
+                       0.5)
+
+    board = under("Widget.io Governance › Steering Board")
+    refusal = judge(q, q, (board,), raw)
+    assert refusal.abstained
+    n = answer_passage(q, (board,), raw, refusal)
+    assert n == 1
+    v = quote_answer(q, (board,), n, refusal)
+    assert v.mode == "extractive" and "Foundation Council" in v.text
+    assert [c.n for c in v.citations] == [1]
+    # Under another heading the passage holds too few of the question's words.
+    elsewhere = under("Widget.io Governance › Release process")
+    assert answer_passage(q, (elsewhere,), raw, judge(q, q, (elsewhere,), raw)) is None
+    # A sentence naming another project of the same kind is about that project.
+    other = under("Widget.io Governance › Steering Board",
+                  text.replace("the bylaws needs", "the Gadget.io bylaws needs"))
+    assert quote_answer(q, (other,), 1, judge(q, q, (other,), raw)).abstained
+    # A yes or no is answered by a sentence on its own terms: one that only shares the
+    # heading's names says neither.
+    yn = "Can the Widget.io steering board veto a release?"
+    assert quote_answer(yn, (board,), 1, judge(yn, yn, (board,), raw)).abstained
+
+
+def test_a_heading_vouches_for_a_name_unless_the_sentence_gives_another_of_its_kind():
+    from rag.grounding import _mentions_key_terms
+
+    q = "Why does Node.js keep its nomination process short?"
+    about = "Node.js Project Governance › Nominations"
+    # An acronym is no rival for a code name, nor a code name for a word.
+    assert _mentions_key_terms(q, "The process is short because CI runs are cheap.", about)
+    assert not _mentions_key_terms(q, "The process is short because Deno.land asks so.", about)
+    q = "When did Armenia join the union?"
+    about = "Armenia and the union"
+    assert _mentions_key_terms(q, "It joined in 1994, see parse_date() for the format.", about)
+    assert not _mentions_key_terms(q, "In 1994 Kazakhstan joined it.", about)
+    assert not _mentions_key_terms(q, "It joined in 1994.", "The union")
+
+
 def test_a_refusal_beside_a_passage_that_holds_the_answer():
     q = "Which newspaper interviewed Pashinyan on September 2?"
     passages = (EXERCISE, REPUBBLICA)
