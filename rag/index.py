@@ -58,7 +58,7 @@ from .vectors import build as build_vectors
 from .vectors import choose_kind
 from .version import __version__
 
-FORMAT_VERSION = 8  # 2: chunks carry their heading path, embedded with the text; 3: heading
+FORMAT_VERSION = 9  # 2: chunks carry their heading path, embedded with the text; 3: heading
 # offsets found on their own line (before 98e7bed a heading word inside an earlier paragraph
 # could take its place), which chunk starts, heading paths and the context rules rely on,
 # and BM25 terms stemmed so that "raise" and "raises" are one term; 4: plain text and
@@ -70,7 +70,9 @@ FORMAT_VERSION = 8  # 2: chunks carry their heading path, embedded with the text
 # term of their own: "specified" never matched "specify"); 7: the vocabulary holds whole
 # numbers ("3.5.0" and "3.5", "1024" for "1,024"), so that a question on rsync 3.6.0 is not
 # taken for one on 3.5.0 because both begin with 3; 8: a Markdown paragraph is one line
-# whatever its lines' lengths (a soft line break is a space, as CommonMark renders it)
+# whatever its lines' lengths (a soft line break is a space, as CommonMark renders it); 9:
+# a version or thousands number before a comma is whole in the vocabulary ("Debian 1.0,
+# which ..." holds 1.0; before, only 1 and 0)
 CURRENT = "CURRENT"
 
 

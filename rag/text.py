@@ -180,9 +180,10 @@ def code_names(text: str) -> set[str]:
 
 # A number written with dots or thousands commas is one number: "3.6.0" is not "3.5.0" (both
 # begin with 3), and "1,024" is 1024, not a 1 and a 024. A version written with its "v" is
-# the number ("v15.0.0", "v15").
+# the number ("v15.0.0", "v15"). A comma or dot after it that no digit follows ends it:
+# "Debian 1.0, which was released as 1.1." holds 1.0 and 1.1.
 _WHOLE_NUMBER = re.compile(r"(?<![\w.,])(?:[vV]?(\d+(?:\.\d+)+|\d{1,3}(?:,\d{3})+)|[vV](\d+))"
-                           r"(?![\w,]|\.\d)")
+                           r"(?!\w|[.,]\d)")
 
 
 def _number_keys(number: str) -> list[str]:

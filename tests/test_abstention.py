@@ -145,6 +145,9 @@ def test_numbers_are_compared_whole():
         "1024", "3.6.0", "15.0.0", "2022"]
     keys = word_keys("NEWS for rsync 3.5.0 (13 Aug 2026): 1,024 developers, Python 3.8.1.")
     assert {"3.5.0", "3.5", "1024", "3.8.1", "3.8"} <= keys and "3.6.0" not in keys
+    # A comma or full stop after a number ends it; a digit after it continues it.
+    keys = word_keys("Debian 1.0, which was released as 1.1. Then 2,048, and 1,02.")
+    assert {"1.0", "1.1", "2048"} <= keys and "102" not in keys
     # A version the documents do not have is missing, though its first part is everywhere.
     news = [_p("NEWS for rsync 3.5.0 (13 Aug 2026)\n\nThis release fixes 33 security issues.")]
     corpus = word_keys(news[0].chunk.text)
