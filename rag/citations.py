@@ -565,6 +565,13 @@ def _said_by_another(name: str, sentence: str, passages_text: str) -> bool:
                for text in closest)
 
 
+# Words someone speaks without being named there: a quotation, or "he said", "…,” she told
+# JAMnews" (the speaker named in an earlier passage).
+_UNNAMED_SPEECH = re.compile(
+    rf"[“”]|\"[^\"\n]{{15,}}\"|\b(?i:he|she|they|we|I)\s+(?:{_BETWEEN}\s+){{0,2}}{SPEECH}\b"
+    rf"|\b{SPEECH}\s+(?i:he|she)\b")
+
+
 def passage_speakers(text: str) -> set[str]:
     """Names a text presents as speaking ("Peskov said", "according to Zakharova")."""
     return {term_key(n) for lo, hi in sentence_spans(text) for n in speakers(text[lo:hi])}
@@ -632,8 +639,13 @@ def assess(sentence: str, passages_text: str, question: str = "",
         if _document_named(name, sentence, about):
             continue
         others = passage_speakers(passages_text) - {term_key(name)}
-        # (A passage's "he" is one person: not two named together.)
-        if term_key(name) in asked and not others and len(said_by) == 1:
+        # (A passage's "he" is one person: not two named together. And a passage where no
+        # one speaks, an FAQ's answer, is nobody's words: "Bart Schaefer said that zsh's
+        # Unicode support is limited" for the FAQ's own text on it; but "the FAQ", a
+        # document the question names, speaks through its text.)
+        if (term_key(name) in asked and not others and len(said_by) == 1
+                and (_UNNAMED_SPEECH.search(passages_text)
+                     or re.search(rf"\b(?i:the)\s+{re.escape(name)}\b", sentence))):
             continue
         return Assessment(0.0, "speaker")
     claim = frame_and_claim(_ANSWER_WORD.sub("", sentence))[1]

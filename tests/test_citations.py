@@ -147,6 +147,22 @@ def test_attribution_needs_the_speaker_speaking():
     assert support("Peskov responded that Russia cannot leave Armenia.", PESKOV.chunk.text) == 1.0
 
 
+def test_an_asked_speaker_needs_someone_speaking_in_the_passage():
+    """"What did X say?": a passage that shows no one speaking (an FAQ's own answer) is not
+    X's words; one where an unnamed "he" speaks, or a quotation, may be."""
+    q = "What did Bart Jansen say about Unicode support?"
+    claim = "Bart Jansen said that Unicode support is limited in the stable branch."
+    faq = "The stable branch has very limited Unicode support; the next one does better."
+    assert assess(claim, faq, q).reason == "speaker"
+    told = f"“{faq}” he told the list."
+    assert assess(claim, told, q).supported
+    quoted = f"In the interview: “{faq}”"
+    assert assess(claim, quoted, q).supported
+    # A document the question names speaks through its text.
+    assert assess("According to the FAQ, Unicode support is limited in the stable branch.",
+                  faq, "What does the FAQ say about Unicode support?").supported
+
+
 def test_a_document_speaks_through_its_title():
     """"According to the Constitution, ..." cites the constitution's own text: the name that
     opens the passage's title is the document, which needs no "said"; a name further into a
@@ -372,8 +388,11 @@ def test_a_contradicted_sentence_is_not_repointed_to_a_passage_silent_on_its_spe
                       "course.", ())
     q = "Does Areg Kochinyan believe that Armenia is changing course?"
     assert check([s], [KOCHINYAN_INTRO, headline], q).sentences[0].cites == ()
-    # Without the passage that contradicts it, the headline may still be cited.
-    assert check([s], [headline], q).sentences[0].cites == (1,)
+    # Without the passage that contradicts it, a passage where someone unnamed says it may
+    # still be cited; the headline, where no one speaks, is nobody's words.
+    said = _p("“Armenia is changing course from Russia to the West,” he said.", 10)
+    assert check([s], [said], q).sentences[0].cites == (1,)
+    assert check([s], [headline], q).sentences[0].cites == ()
 
 
 @pytest.mark.parametrize("forms", [
