@@ -51,6 +51,10 @@ _KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     # "What numeric user id did the operator account have?", "Which port number ...?"
     ("count", re.compile(_OPENING + r"(?:what|which)\s+(?:numeric(?:al)?\b|(?:(?!version\b)\w+\s+)?"
                          r"(?:number|port|uid|gid|pid)\b(?!\s+of\b))", re.IGNORECASE)),
+    # "By what factor does it slow down?", "What percentage of ...?": a ratio, which a number
+    # states ("5x", "about 30%"); "much more slowly" is no factor.
+    ("count", re.compile(_OPENING + r"(?:(?<=by\s)what\s+factor|(?:what|which)\s+(?:percentage|"
+                         r"percent|ratio|fraction|proportion))\b", re.IGNORECASE)),
     ("year", re.compile(_OPENING + r"(?:in\s+|since\s+)?(?:which|what)\s+year\b", re.IGNORECASE)),
     ("version", re.compile(_OPENING + r"(?:in\s+|since\s+|from\s+)?(?:which|what)\s+"
                            r"(?:\w+\s+)?version\b", re.IGNORECASE)),
@@ -85,7 +89,8 @@ _YEAR = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)\b")
 _DATE = re.compile(rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?\b|"
                    rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}\b", re.IGNORECASE)
 _VERSION = re.compile(r"(?<![\w.])\d+\.\d+(?:\.\d+)?(?![\w.]*\d)")
-_COUNT = re.compile(rf"\b(?:{_DIGITS}|{_NUMBER_WORD})\b", re.IGNORECASE)
+# (A factor counts: "a slow-down of about 5x", "tenfold", "a two-fold rise".)
+_COUNT = re.compile(rf"\b(?:{_DIGITS}|{_NUMBER_WORD})(?:[x×]|-?fold)?\b", re.IGNORECASE)
 # A duration spelled out ("three years", "thirty days") is a time as much as "3 years" is.
 _UNIT = r"(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centur(?:y|ies))"
 # "Since" tells a time ("since 2021", "since v3", "since the war", "since independence"),

@@ -45,6 +45,11 @@ from rag.answer_types import Expected, expected, holds, values
     ("If the exercise starts on Monday, how many soldiers take part?", "count"),
     ("When did Murdock leave, and who replaced him?", "time"),
     ("When did Peskov, who is Putin's spokesman, say this?", "time"),  # a relative clause
+    # A ratio is a number: "by what factor", "what percentage"; a factor as a cause is not.
+    ("By what factor does the option slow the program down?", "count"),
+    ("What percentage of the packages build reproducibly?", "count"),
+    ("In what proportion are the two mixed?", "count"),
+    ("What factor did the court cite?", None),
 ])
 def test_the_opening_of_a_question_sets_the_type(question, kind):
     found = expected(question)
@@ -96,6 +101,12 @@ def test_the_opening_of_a_question_sets_the_type(question, kind):
      "It is the Chief of the General Staff of Armenia.", False),
     ("What is the name of the Armenian Chief of the General Staff?",
      "Chief of the General Staff Edward Asryan.", True),
+    # A factor counts ("5x", "tenfold"); "much more slowly" is no factor.
+    ("By what factor does the option slow the program down?",
+     "It involves a slow-down of about 5x.", True),
+    ("By what factor does the option slow the program down?", "It grows tenfold.", True),
+    ("By what factor does the option slow the program down?",
+     "The program will run much more slowly.", False),
 ])
 def test_a_text_holds_a_value_of_the_type(question, text, ok):
     want = expected(question)
