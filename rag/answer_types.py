@@ -48,9 +48,13 @@ _KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
                          r"(?:population|number|amount|total|size|area|length|height|weight|"
                          r"distance|cost|price|budget|percentage|numeric(?:al)?\s+value)"
                          r"(?:,[^,?]{1,40},)?\s+of\b", re.IGNORECASE)),
-    # "What numeric user id did the operator account have?", "Which port number ...?"
-    ("count", re.compile(_OPENING + r"(?:what|which)\s+(?:numeric(?:al)?\b|(?:(?!version\b)\w+\s+)?"
-                         r"(?:number|port|uid|gid|pid)\b(?!\s+of\b))", re.IGNORECASE)),
+    # "What numeric user id did the operator account have?", "Which port number ...?", "What
+    # default network timeout ...?"
+    ("count", re.compile(_OPENING + r"(?:what|which)\s+(?:numeric(?:al)?\b|(?:(?!(?:version|is|was|"
+                         r"are|were|do|does|did|has|have|had|will|would|can|could|should|"
+                         r"happens?|the|an?|at|on|in|of|to|for|by|with)\b)\w+\s+){0,2}"
+                         r"(?:number|port|uid|gid|pid|timeout|delay|interval|duration)\b"
+                         r"(?!\s+of\b))", re.IGNORECASE)),
     # "By what factor does it slow down?", "What percentage of ...?": a ratio, which a number
     # states ("5x", "about 30%"); "much more slowly" is no factor.
     ("count", re.compile(_OPENING + r"(?:(?<=by\s)what\s+factor|(?:what|which)\s+(?:percentage|"

@@ -50,6 +50,11 @@ from rag.answer_types import Expected, expected, holds, values
     ("What percentage of the packages build reproducibly?", "count"),
     ("In what proportion are the two mixed?", "count"),
     ("What factor did the court cite?", None),
+    # A duration's noun asks for a number, with its modifiers; not after a verb.
+    ("What default network timeout does pip use?", "count"),
+    ("Which retry delay applies?", "count"),
+    ("What happens at timeout?", None),
+    ("What is the timeout for?", None),
 ])
 def test_the_opening_of_a_question_sets_the_type(question, kind):
     found = expected(question)
