@@ -411,8 +411,9 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
     qualifies. ``under_heading``: the passages were chosen as a whole, their title and
     headings with them (answer_passage), so these words count toward the sentence's share
     ("All changes to the Charter need approval by the ... Council" under "Technical
-    Steering Committee"); what the question asks beyond its names must still be in the
-    sentence."""
+    Steering Committee"); but of the question's words that are not names, the sentence must
+    hold more than half of those its headings do not ("Commit messages should be short"
+    under "Git FAQ" does not say which editor Git opens for them)."""
     terms = set(content_terms(f"{claim} {_without_exclusion(question)}"))
     names = _name_keys(question)
     # The question's words that are not names: what it asks of them, which the sentence must
@@ -442,12 +443,18 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
                 continue  # a question answers nothing (an FAQ's "Did zsh have problems ...?")
             if want and not answer_types.holds(want, q.sentence, question):
                 continue
-            said = f"{passage.about}\n{q.sentence}" if under_heading else q.sentence
             if not _mentions_key_terms(question, q.sentence, passage.about):
                 continue
-            if substance and not substance & set(content_terms(q.sentence)):
+            own = set(content_terms(q.sentence))
+            if substance and not substance & own:
                 continue  # names alone ("Ian Murdock will be missed" for where he was born)
-            share = _share(terms, said, names, abbreviated(f"{claim} {question}", said))
+            share = _share(terms, q.sentence, names,
+                           abbreviated(f"{claim} {question}", q.sentence))
+            rest = substance - set(content_terms(passage.about)) if under_heading else set()
+            if rest and 2 * len(rest & own) > len(rest):
+                said = f"{passage.about}\n{q.sentence}"
+                share = max(share, _share(terms, said, names,
+                                          abbreviated(f"{claim} {question}", said)))
             # A "why" question: of sentences as close, one that gives a reason ("..., to
             # avoid unexpectedly processing triggers"); a sentence that gives none is quoted
             # with the next of its line, where the reason often is ("... should not
@@ -595,43 +602,27 @@ def _mentions_key_terms(question: str, sentence: str, about: str = "") -> bool:
     names; with "Armenia" and "CSTO", a sentence on Armenia alone is about something else).
     Its passage's title and headings (``about``) vouch for their names and numbers, as they
     do for a citation ("MIME" in "Shared MIME-info Database" for a sentence on "the default
-    type"; "3.11" in "Python 3.11.2 documentation" for "the default protocol is 4";
-    "Node.js" in "Node.js Project Governance" for a sentence that also names "CI"), but
-    not for a name where the sentence names another of its kind, which the sentence is then
-    about ("Kazakhstan joined the CSTO in 1994, and Uzbekistan ..." under "Armenia and the
-    CSTO" is not about Armenia; see _kind)."""
-    have = word_keys(sentence) | abbreviated(question, sentence)
+    type"; "3.11" in "Python 3.11.2 documentation" for "the default protocol is 4"). Not
+    for a name in a sentence that names something else ("Kazakhstan joined the CSTO in
+    1994, and Uzbekistan ..." under "Armenia and the CSTO" is not about Armenia); for a
+    number, always: "This release fixes 33 security issues" under "NEWS for rsync 3.5.0"
+    speaks of 3.5.0 though it names its "SECURITY FIXES", and a heading's number, unlike
+    its name, is never the subject the sentence turns away from."""
+    have = word_keys(sentence)
     known = word_keys(f"{question}\n{about}")
-    # (A number is never a rival: "first introduced in Python 3.4" beside "the default
-    # protocol is 4" does not make a sentence of the 3.11 documentation about 3.4.)
-    rivals = {_kind(t) for t in key_terms(sentence, skip_first=True)
-              if not t[0].isdigit() and term_key(t) not in known}
-    vouched = word_keys(about) | abbreviated(question, f"{sentence}\n{about}")
+    # (The sentence's first word counts: "Kazakhstan joined it in 1994.")
+    others = [t for t in key_terms(sentence)
+              if not t[0].isdigit() and term_key(t) not in known]
+    names_have = have if others else have | word_keys(about)
+    # "ICC" in the sentence names the question's "International Criminal Court", and back.
+    names_have |= abbreviated(question, sentence if others else f"{sentence}\n{about}")
     terms = key_terms(_SCOPE.sub("", question), skip_first=True)
-
-    def held(term: str) -> bool:
-        key = term_key(term)
-        where = have if _kind(term) in rivals else have | vouched
-        return key in where if term[0].isdigit() else citations.named(key, where)
-
     numbers = [t for t in terms if t[0].isdigit()]
     names = [t for t in terms if not t[0].isdigit()]
-    missing = sum(not held(t) for t in names)
-    return (all(held(t) for t in numbers) and missing <= len(names) // 4
+    missing = sum(not citations.named(term_key(t), names_have) for t in names)
+    numbers_have = names_have | word_keys(about)
+    return (all(term_key(t) in numbers_have for t in numbers) and missing <= len(names) // 4
             and not _namesake(question, sentence))
-
-
-def _kind(term: str) -> str:
-    """The kind of a name or number (key_terms), as far as its spelling tells: a number,
-    a code name ("Node.js", "hash_search()"), an acronym ("CI") or a word ("Kazakhstan").
-    A sentence that lacks one of the question's names and gives another name of the same
-    kind is about that other (see _mentions_key_terms; a number is never a rival)."""
-    bare = term.strip(".")
-    if bare[:1].isdigit():
-        return "number"
-    if re.search(r"[._(]", bare):
-        return "code"
-    return "acronym" if len(bare) > 1 and bare.isupper() else "word"
 
 
 # "Under the GPL version 3, does ...?": where to look, which a passage of that document
@@ -829,13 +820,15 @@ def answer_passage(question: str, passages: Sequence[Passage], raw: str,
     terms = set(content_terms(_without_exclusion(question)))
     names = _name_keys(question)
     want = answer_types.expected(question)
+    yes_no = _yes_no(question, question)
     best: tuple[int, float] | None = None
     for n, passage in enumerate(passages, start=1):
         text = passage.chunk.text
         # A passage is about what its title and headings say, as a whole ("Technical
         # Steering Committee" over a passage on "the Charter"), and an acronym stands for
-        # its words ("LSB" for "Linux Standard Base").
-        whole = f"{passage.about}\n{text}"
+        # its words ("LSB" for "Linux Standard Base"); not for a yes or no, which a
+        # sentence answers on its own terms (quote_answer).
+        whole = text if yes_no else f"{passage.about}\n{text}"
         if not terms or not _mentions_key_terms(question, text, passage.about):
             continue
         share = _share(terms, whole, names, abbreviated(question, whole))
