@@ -39,6 +39,10 @@ _NAMED_NOUNS = (r"newspaper|paper|magazine|journal|outlet|agency|organi[sz]ation
                 r"country|city|town|region|party|ministry|minister|president|leader|person|"
                 r"official|spokes(?:man|woman|person)|politician|analyst|author|court|bloc|"
                 r"alliance|union|body|institution|university|team|channel|station|broadcaster")
+# An auxiliary verb: what follows the noun a question asks for ("What default timeout does
+# pip use?"), and what a clause after "since" holds (_SINCE).
+_AUX = (r"(?:is|are|was|were|has|have|had|do|does|did|will|would|can|could|should|may|"
+        r"might|must)")
 _KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("count", re.compile(_OPENING + r"how\s+(?:many|much)\b", re.IGNORECASE)),
     # "What is the population of Armenia?", "What is the maximum length, in characters, of
@@ -50,15 +54,15 @@ _KINDS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
                          r"(?:,[^,?]{1,40},)?\s+of\b", re.IGNORECASE)),
     # "What numeric user id did the operator account have?", "Which port number ...?", "What
     # default network timeout ...?"
-    ("count", re.compile(_OPENING + r"(?:what|which)\s+(?:numeric(?:al)?\b|(?:(?!(?:version|is|was|"
-                         r"are|were|do|does|did|has|have|had|will|would|can|could|should|"
-                         r"happens?|the|an?|at|on|in|of|to|for|by|with)\b)\w+\s+){0,2}"
-                         r"(?:number|port|uid|gid|pid|timeout|delay|interval|duration)\b"
-                         r"(?!\s+of\b))", re.IGNORECASE)),
+    ("count", re.compile(_OPENING + r"(?:what|which)\s+(?:numeric(?:al)?\b|(?:(?!version\b)\w+\s+)?"
+                         r"(?:number|port|uid|gid|pid)\b(?!\s+of\b)|(?:(?!(?:is|was|are|were|do|"
+                         r"does|did|happens?|the|an?|at|on|in|of|to|for|by|with)\b)\w+\s+){0,2}"
+                         rf"(?:timeout|delay|interval|duration)s?(?=\s+{_AUX}\b))", re.IGNORECASE)),
     # "By what factor does it slow down?", "What percentage of ...?": a ratio, which a number
     # states ("5x", "about 30%"); "much more slowly" is no factor.
     ("count", re.compile(_OPENING + r"(?:(?<=by\s)what\s+factor|(?:what|which)\s+(?:percentage|"
-                         r"percent|ratio|fraction|proportion))\b", re.IGNORECASE)),
+                         rf"percent|ratio|fraction|proportion)(?=\s+(?:of|{_AUX})\b))",
+                         re.IGNORECASE)),
     ("year", re.compile(_OPENING + r"(?:in\s+|since\s+)?(?:which|what)\s+year\b", re.IGNORECASE)),
     ("version", re.compile(_OPENING + r"(?:in\s+|since\s+|from\s+)?(?:which|what)\s+"
                            r"(?:\w+\s+)?version\b", re.IGNORECASE)),
@@ -93,15 +97,13 @@ _YEAR = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)\b")
 _DATE = re.compile(rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?\b|"
                    rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}\b", re.IGNORECASE)
 _VERSION = re.compile(r"(?<![\w.])\d+\.\d+(?:\.\d+)?(?![\w.]*\d)")
-# (A factor counts: "a slow-down of about 5x", "tenfold", "a two-fold rise".)
-_COUNT = re.compile(rf"\b(?:{_DIGITS}|{_NUMBER_WORD})(?:[x×]|-?fold)?\b", re.IGNORECASE)
+# (A factor counts: "a slow-down of about 5x", "tenfold", "a two-fold rise"; "5×" is a 5.)
+_COUNT = re.compile(rf"\b(?:{_DIGITS}|{_NUMBER_WORD})(?:x|-?fold)?\b", re.IGNORECASE)
 # A duration spelled out ("three years", "thirty days") is a time as much as "3 years" is.
 _UNIT = r"(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centur(?:y|ies))"
 # "Since" tells a time ("since 2021", "since v3", "since the war", "since independence"),
 # unless a clause follows it, which gives a reason ("since war crimes have been committed
 # against our country": a verb within four words).
-_AUX = (r"(?:is|are|was|were|has|have|had|do|does|did|will|would|can|could|should|may|"
-        r"might|must)")
 _SINCE = (rf"since(?=\s+(?:v?\d|{_MONTH}\b|{_WEEKDAY}\b)|"
           rf"(?!(?:\s+[\w’'-]+){{0,3}}?\s+{_AUX}\b))")
 _TIME = re.compile(rf"\b(?:{_DIGITS})\b|\b{_NUMBER_WORD}[\s-]+{_UNIT}\b|"

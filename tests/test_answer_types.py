@@ -50,11 +50,18 @@ from rag.answer_types import Expected, expected, holds, values
     ("What percentage of the packages build reproducibly?", "count"),
     ("In what proportion are the two mixed?", "count"),
     ("What factor did the court cite?", None),
-    # A duration's noun asks for a number, with its modifiers; not after a verb.
+    # A duration's noun before its verb asks for a number, with its modifiers; not after a
+    # verb, nor as a modifier itself ("which timeout error").
     ("What default network timeout does pip use?", "count"),
-    ("Which retry delay applies?", "count"),
+    ("Which retry delay will the client wait?", "count"),
     ("What happens at timeout?", None),
     ("What is the timeout for?", None),
+    ("Which timeout error does asyncio.wait_for raise?", "exception"),
+    ("What timeout exception does requests raise?", "exception"),
+    ("What delay causes the audio glitch?", None),
+    ("What interval tree implementation does the kernel use?", None),
+    ("What fraction module does Python provide?", None),
+    ("What percentage sign does printf use?", None),
 ])
 def test_the_opening_of_a_question_sets_the_type(question, kind):
     found = expected(question)
