@@ -565,11 +565,24 @@ def _said_by_another(name: str, sentence: str, passages_text: str) -> bool:
                for text in closest)
 
 
-# Words someone speaks without being named there: a quotation, or "he said", "…,” she told
-# JAMnews" (the speaker named in an earlier passage).
+# Words someone speaks without being named there (the speaker named in an earlier passage):
+# a quotation of some length, curly ("“… cannot leave Armenia,” …", a scare-quoted word is
+# none) or straight after a space or colon (not a code string: print("…")); or a pronoun or
+# a person's role speaking: "he said", "…, she pointed out", "according to him", "in his
+# view", "the spokesman added".
+_SPOKEN = (rf"(?:{SPEECH}|added|pointed\s+out|emphasi[sz]ed|continued|concluded|recalled|"
+           r"admitted|acknowledged|confirmed|denied|assured|clarified|predicted)")
+_ROLE = (r"(?:spokes(?:man|woman|person)|minister|president|official|analyst|expert|author|"
+         r"director|chair(?:man|woman|person)?|leader|representative|ambassador|secretary|"
+         r"deputy|speaker|commander|lawyer|source|interviewee)")
 _UNNAMED_SPEECH = re.compile(
-    rf"[“”]|\"[^\"\n]{{15,}}\"|\b(?i:he|she|they|we|I)\s+(?:{_BETWEEN}\s+){{0,2}}{SPEECH}\b"
-    rf"|\b{SPEECH}\s+(?i:he|she)\b")
+    r"“[^“”\n]{20,}|[^“”\n]{20,}”"
+    r"|(?:(?<=\s)|^|(?<=:))\"(?=[^\"\n]*\s[^\"\n]*\s[^\"\n]*\s)[^\"\n]{20,}\""
+    rf"|\b(?i:he|she|they)\s+(?:{_BETWEEN}\s+){{0,2}}{_SPOKEN}\b"
+    rf"|\b{_SPOKEN}\s+(?i:he|she)\b|\b(?i:according\s+to\s+(?:him|her|them))\b"
+    r"|\b(?i:in\s+(?:his|her|their)\s+(?:view|words|opinion))\b"
+    rf"|\b(?i:the)\s+(?:[\w’'-]+\s+){{0,2}}?(?i:{_ROLE})\s+(?:{_BETWEEN}\s+){{0,2}}{_SPOKEN}\b",
+    re.MULTILINE)
 
 
 def passage_speakers(text: str) -> set[str]:
@@ -599,7 +612,9 @@ def assess(sentence: str, passages_text: str, question: str = "",
       ``about``: the passages' titles and headings, which name what they are about: "in
       Python 3.8" of a passage under "What's New In Python 3.8");
     - "X said ..." needs a passage where X speaks, not one that merely names X, unless the
-      question asked about X and the passages show nobody else speaking;
+      question asked about X, the passages show nobody else speaking, and someone speaks
+      there unnamed (a quotation, "he said": _UNNAMED_SPEECH) or X is a document its
+      title or headings name ("According to the FAQ");
     - the claim (the sentence without its frame: "According to X,", "X said that") must
       be in the passages: the score is the share of the claim's content words found there
       (or in the question, which an answer may restate), so words of the frame, which any
@@ -642,10 +657,12 @@ def assess(sentence: str, passages_text: str, question: str = "",
         # (A passage's "he" is one person: not two named together. And a passage where no
         # one speaks, an FAQ's answer, is nobody's words: "Bart Schaefer said that zsh's
         # Unicode support is limited" for the FAQ's own text on it; but "the FAQ", a
-        # document the question names, speaks through its text.)
+        # document its title or headings name ("unix-faq/shell/zsh"), speaks through its
+        # text.)
         if (term_key(name) in asked and not others and len(said_by) == 1
                 and (_UNNAMED_SPEECH.search(passages_text)
-                     or re.search(rf"\b(?i:the)\s+{re.escape(name)}\b", sentence))):
+                     or (re.search(rf"\b(?i:the)\s+{re.escape(name)}\b", sentence)
+                         and term_key(name) in word_keys(about)))):
             continue
         return Assessment(0.0, "speaker")
     claim = frame_and_claim(_ANSWER_WORD.sub("", sentence))[1]

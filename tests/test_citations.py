@@ -149,18 +149,25 @@ def test_attribution_needs_the_speaker_speaking():
 
 def test_an_asked_speaker_needs_someone_speaking_in_the_passage():
     """"What did X say?": a passage that shows no one speaking (an FAQ's own answer) is not
-    X's words; one where an unnamed "he" speaks, or a quotation, may be."""
+    X's words; one where someone speaks unnamed ("he said", a quotation) may be."""
     q = "What did Bart Jansen say about Unicode support?"
     claim = "Bart Jansen said that Unicode support is limited in the stable branch."
     faq = "The stable branch has very limited Unicode support; the next one does better."
     assert assess(claim, faq, q).reason == "speaker"
-    told = f"“{faq}” he told the list."
-    assert assess(claim, told, q).supported
-    quoted = f"In the interview: “{faq}”"
-    assert assess(claim, quoted, q).supported
-    # A document the question names speaks through its text.
-    assert assess("According to the FAQ, Unicode support is limited in the stable branch.",
-                  faq, "What does the FAQ say about Unicode support?").supported
+    for spoken in (f"“{faq}” he told the list.", f"In the interview: “{faq}”",
+                   f"According to him, {faq}", f"{faq[:-1]}, he pointed out.",
+                   f"{faq[:-1]}, the spokesman said.", f'He wrote: "{faq}"'):
+        assert assess(claim, spoken, q).supported, spoken
+    # A scare-quoted word, a code string, authorial "we": nobody speaking.
+    for silent in (f"The “stable” branch: {faq}", f'{faq} Try print("the stable branch now").',
+                   f"{faq} As we noted above, it is limited.",
+                   f'{faq} Set "LANG" to a locale such as "en_US.UTF-8".'):
+        assert assess(claim, silent, q).reason == "speaker", silent
+    # A document its title names speaks through its text; a name its title lacks does not.
+    faq_q = "What does the FAQ say about Unicode support?"
+    said = "According to the FAQ, Unicode support is limited in the stable branch."
+    assert assess(said, faq, faq_q, "Archive-Name: unix-faq/shell/zsh").supported
+    assert assess(said, faq, faq_q, "Zsh manual").reason == "speaker"
 
 
 def test_a_document_speaks_through_its_title():
@@ -746,7 +753,10 @@ def test_words_an_answer_quotes_must_be_the_passages_own():
     q = "What did Pashinyan tell France Presse about how likely a new war with Azerbaijan is?"
     said = ("Prime Minister Pashinyan in an interview with France Presse stated that the "
             "likelihood of war with Azerbaijan is {}.")
-    assert assess(said.format("high"), topics.chunk.text, q).supported  # unquoted: 0.82
+    # Unquoted, the words pass (0.82 of them there); a list of an interview's topics shows
+    # no one speaking, so the claim fails on its speaker instead.
+    assert assess(said.format("high"), topics.chunk.text, q).reason == "speaker"
+    assert assess(said.format("high"), f"{topics.chunk.text}, he said.", q).supported
     invented = assess(said.format("\"high\""), topics.chunk.text, q)
     assert not invented.supported and invented.reason == "quote"
     # Quotation marks of either kind, case and an ellipsis between quoted pieces are folded.
