@@ -133,7 +133,7 @@ def key_terms(text: str, skip_first: bool = False) -> list[str]:
     capitalised anyway ("Summarise ...", "Explain ...").
     """
     terms: list[str] = []
-    for i, m in enumerate(re.finditer(r"\d{1,3}(?:,\d{3})+(?![\w,])|[\w][\w'’\-.]*[\w]|\w",
+    for i, m in enumerate(re.finditer(r"\d{1,3}(?:,\d{3})+(?!\w|,\d)|[\w][\w'’\-.]*[\w]|\w",
                                       text)):
         if skip_first and i == 0 and not m.group(0)[0].isdigit():
             continue

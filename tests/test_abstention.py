@@ -148,6 +148,7 @@ def test_numbers_are_compared_whole():
     # A comma or full stop after a number ends it; a digit after it continues it.
     keys = word_keys("Debian 1.0, which was released as 1.1. Then 2,048, and 1,02.")
     assert {"1.0", "1.1", "2048"} <= keys and "102" not in keys
+    assert key_terms("Was the limit raised to 2,048, as planned?") == ["2,048"]
     # A version the documents do not have is missing, though its first part is everywhere.
     news = [_p("NEWS for rsync 3.5.0 (13 Aug 2026)\n\nThis release fixes 33 security issues.")]
     corpus = word_keys(news[0].chunk.text)
