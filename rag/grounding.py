@@ -812,9 +812,10 @@ def answer_passage(question: str, passages: Sequence[Passage], raw: str,
     A passage qualifies when it holds the question's names and numbers (but one name in
     four), most of the question's content words (its title and headings and the acronyms
     it writes count, but not for a question a yes or no answers), a value of the type the
-    question asks for (if it asks for one), and shows the question's speakers speaking. The one holding most
-    of the question's words wins (the higher-ranked on a tie). None when the model did not
-    refuse (an answer the checks withheld is not a refusal) or no passage qualifies.
+    question asks for (if it asks for one), and shows the question's speakers speaking.
+    The one holding most of the question's words wins (the higher-ranked on a tie). None
+    when the model did not refuse (an answer the checks withheld is not a refusal) or no
+    passage qualifies.
     """
     if not verdict.abstained or not model_refused(raw):
         return None
