@@ -631,6 +631,25 @@ _SCOPE = re.compile(r"^\s*(?:under|in|within|per)\s+(?!(?:which|what|whose|how)\
                     r"[^,?]{1,60},\s*(?=\w)", re.IGNORECASE)
 
 
+def _documents_asked(question: str, passage: Passage) -> bool:
+    """Whether the passage is the entry of a code name the question asks about: the heading
+    it sits under, or the signature it opens with, starts with that name ("get(key[,
+    default])" for "dict.get", "max(iterable, *, key=None)" for "max()"), where another
+    passage only mentions it ("... behaves similarly to the existing get() method")."""
+    asked = code_names(question) | {m.lower() for m in _CALLED.findall(question)}
+    lasts = {name.rsplit(".", 1)[-1] for name in asked}
+    if not lasts:
+        return False
+    chunk = passage.chunk
+    heads = (chunk.heading.rsplit("›", 1)[-1], chunk.text.lstrip().split("\n", 1)[0])
+    return any(re.match(rf"\s*(?:[\w.]+\.)?{re.escape(last)}\s*\(", head, re.IGNORECASE)
+               for head in heads for last in lasts)
+
+
+# A name the question writes as called: "max()", "print()".
+_CALLED = re.compile(r"\b([A-Za-z_][\w.]*)\(\)")
+
+
 def _about_namesake(question: str, passage: Passage) -> bool:
     """Whether the passage documents another thing of the question's name: the heading it
     sits under, or the heading or signature it opens with, names
@@ -823,7 +842,7 @@ def answer_passage(question: str, passages: Sequence[Passage], raw: str,
     names = _name_keys(question)
     want = answer_types.expected(question)
     yes_no = _yes_no(question, question)
-    best: tuple[int, float] | None = None
+    best: tuple[int, tuple[bool, float]] | None = None
     for n, passage in enumerate(passages, start=1):
         text = passage.chunk.text
         # A passage is about what its title and headings say, as a whole ("Technical
@@ -841,8 +860,10 @@ def answer_passage(question: str, passages: Sequence[Passage], raw: str,
             continue
         if want and not answer_types.holds(want, text, question):
             continue
-        if best is None or share > best[1]:
-            best = (n, share)
+        # The entry of the code name asked about before a passage that only mentions it.
+        rank = (_documents_asked(question, passage), share)
+        if best is None or rank > best[1]:
+            best = (n, rank)
     return best[0] if best else None
 
 

@@ -263,6 +263,28 @@ def test_a_refusal_beside_a_passage_under_the_questions_heading_is_quoted():
     assert quote_answer(yn, (board,), 1, judge(yn, yn, (board,), raw)).abstained
 
 
+def test_after_a_refusal_the_entry_of_the_asked_code_name_comes_before_a_mention():
+    """"What does dict.get return ...?": the passage that opens with get()'s signature
+    answers for it, before one on setdefault() that holds more of the question's words
+    and only mentions get()."""
+    q = "What does dict.get return when the key is missing and I don't pass a default?"
+    mention = _p("Dictionaries have a new method, setdefault(key, default), which behaves "
+                 "like the existing get() method. However, if the key is missing, "
+                 "setdefault() returns the default as get() would do, and also inserts it "
+                 "into the dictionary.", 0)
+    entry = _p("get(key[, default])\n\nReturn the value for key if key is in the dictionary, "
+               "else default. If default is not given, it defaults to None.", 900)
+    entry = replace(entry, chunk=replace(entry.chunk, heading="Mapping Types — dict"))
+    raw = "The documents do not say."
+    for passages, n in (((mention, entry), 2), ((entry, mention), 1)):
+        refusal = judge(q, q, passages, raw)
+        assert answer_passage(q, passages, raw, refusal) == n
+        v = quote_answer(q, passages, n, refusal)
+        assert "defaults to None" in v.text and [c.n for c in v.citations] == [n]
+    # With no entry among them, the passage holding most of the question still answers.
+    assert answer_passage(q, (mention,), raw, judge(q, q, (mention,), raw)) == 1
+
+
 def test_a_heading_vouches_for_a_number_where_the_sentence_names_something_else():
     from rag.grounding import _mentions_key_terms
 
