@@ -438,6 +438,7 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
                                            f"{passage.chunk.text}\n{passage.about}"):
             continue
         text = passage.chunk.text
+        headed = set(content_terms(passage.about))
         for q in quotable(text):
             if q.sentence.rstrip(" ”\"')").endswith("?"):
                 continue  # a question answers nothing (an FAQ's "Did zsh have problems ...?")
@@ -450,7 +451,7 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
                 continue  # names alone ("Ian Murdock will be missed" for where he was born)
             share = _share(terms, q.sentence, names,
                            abbreviated(f"{claim} {question}", q.sentence))
-            rest = substance - set(content_terms(passage.about)) if under_heading else set()
+            rest = substance - headed if under_heading else set()
             if rest and 2 * len(rest & own) > len(rest):
                 said = f"{passage.about}\n{q.sentence}"
                 share = max(share, _share(terms, said, names,
@@ -631,32 +632,33 @@ _SCOPE = re.compile(r"^\s*(?:under|in|within|per)\s+(?!(?:which|what|whose|how)\
                     r"[^,?]{1,60},\s*(?=\w)", re.IGNORECASE)
 
 
-def _documents_asked(question: str, passage: Passage) -> bool:
-    """Whether the passage is the entry of a code name the question asks about: the heading
-    it sits under, or the signature it opens with, starts with that name ("get(key[,
-    default])" for "dict.get", "max(iterable, *, key=None)" for "max()"), where another
-    passage only mentions it ("... behaves similarly to the existing get() method")."""
+def _entry_of(question: str) -> re.Pattern[str] | None:
+    """How the entry of a code name the question asks about opens: its heading or signature
+    starts with the name ("get(key[, default])" for "dict.get", "max(iterable, *,
+    key=None)" for "max()"), where another passage only mentions it ("... behaves similarly
+    to the existing get() method"). None when the question names no code."""
     asked = code_names(question) | {m.lower() for m in _CALLED.findall(question)}
-    lasts = {name.rsplit(".", 1)[-1] for name in asked}
+    lasts = sorted({re.escape(name.rsplit(".", 1)[-1]) for name in asked})
     if not lasts:
-        return False
-    chunk = passage.chunk
-    heads = (chunk.heading.rsplit("›", 1)[-1], chunk.text.lstrip().split("\n", 1)[0])
-    return any(re.match(rf"\s*(?:[\w.]+\.)?{re.escape(last)}\s*\(", head, re.IGNORECASE)
-               for head in heads for last in lasts)
+        return None
+    return re.compile(rf"\s*(?:[\w.]+\.)?(?:{'|'.join(lasts)})\s*\(", re.IGNORECASE)
 
 
 # A name the question writes as called: "max()", "print()".
 _CALLED = re.compile(r"\b([A-Za-z_][\w.]*)\(\)")
 
 
+def _heads(passage: Passage) -> tuple[str, str]:
+    """The heading a passage sits under (its last part) and the line it opens with."""
+    chunk = passage.chunk
+    return chunk.heading.rsplit("›", 1)[-1], chunk.text.lstrip().split("\n", 1)[0]
+
+
 def _about_namesake(question: str, passage: Passage) -> bool:
     """Whether the passage documents another thing of the question's name: the heading it
     sits under, or the heading or signature it opens with, names
     "multiprocessing.cpu_count()" for a question on "os.cpu_count()"."""
-    chunk = passage.chunk
-    heads = (chunk.heading.rsplit("›", 1)[-1], chunk.text.lstrip().split("\n", 1)[0])
-    return any(_namesake(question, head) for head in heads)
+    return any(_namesake(question, head) for head in _heads(passage))
 
 
 def _namesake(question: str, sentence: str) -> bool:
@@ -842,6 +844,7 @@ def answer_passage(question: str, passages: Sequence[Passage], raw: str,
     names = _name_keys(question)
     want = answer_types.expected(question)
     yes_no = _yes_no(question, question)
+    entry = _entry_of(question)
     best: tuple[int, tuple[bool, float]] | None = None
     for n, passage in enumerate(passages, start=1):
         text = passage.chunk.text
@@ -861,7 +864,7 @@ def answer_passage(question: str, passages: Sequence[Passage], raw: str,
         if want and not answer_types.holds(want, text, question):
             continue
         # The entry of the code name asked about before a passage that only mentions it.
-        rank = (_documents_asked(question, passage), share)
+        rank = (entry is not None and any(entry.match(h) for h in _heads(passage)), share)
         if best is None or rank > best[1]:
             best = (n, rank)
     return best[0] if best else None
