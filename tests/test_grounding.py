@@ -53,6 +53,15 @@ def test_a_wrong_citation_is_repointed():
     assert [s.cites for s in mixed.sentences] == [(2,), (1,)] and mixed.revision == "rewritten"
 
 
+def test_the_models_own_refusal_is_shown_as_written():
+    """A refusal exactly as the user saw it stream is not a revision; one the policy
+    shortened or reworded is."""
+    v = judge(Q, Q, PASSAGES, " The documents do not say.\n")
+    assert v.abstained and v.revision == "none" and v.text == "The documents do not say."
+    worded = judge(Q, Q, PASSAGES, "The documents do not say what the weather was [1].")
+    assert worded.abstained and worded.revision == "rewritten"
+
+
 def test_an_unsupported_sentence_is_removed_and_reported():
     v = judge(Q, Q, PASSAGES, "Peskov said Russia cannot leave Armenia [1]. "
                               "He also sang at the Paris opera on Tuesday [1].")
