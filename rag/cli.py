@@ -238,6 +238,13 @@ def _answer_and_show(p: Pipeline, question: str, history: list[Turn]) -> Answer:
         out.print("\n[bold]Sources[/bold]")
         for c in answer.citations:
             _print_passage(out, c.n, c.passage, (c.support_start, c.support_end))
+    elif answer.abstained and answer.passages:
+        # Not a dead end: what was read, so the reader can judge for themselves (the model
+        # refuses beside evidence put in other words more often than it answers wrongly).
+        out.print("\n[bold]Closest passages[/bold] [dim](none answers the question, by the "
+                  "checks)[/dim]")
+        for n, x in enumerate(answer.passages, start=1):
+            _print_passage(out, n, x, None)
     t = answer.timings
     out.print(f"[dim]{answer.model} · retrieval {t['retrieve_ms']:.0f} ms · answer "
               f"{t['generate_ms'] / 1000:.1f} s[/dim]")

@@ -130,3 +130,49 @@ def test_an_unreachable_llm_server_is_one_line_naming_it():
         "RAG_LLM_BACKEND": "openai", "RAG_LLM_URL": "http://127.0.0.1:9", "RAG_LLM_RETRIES": "0"})
     assert_one_line_error(r, "Cannot reach the LLM server at http://127.0.0.1:9/v1")
     assert r.returncode == 4
+
+
+# --- what `rag ask` prints (the real pipeline, a hashing embedder, a scripted model) ------
+
+
+def _shown(settings, embedder, capsys, question, answers):
+    from rag.cli import _answer_and_show
+    from rag.pipeline import Pipeline
+
+    from .conftest import ScriptedGenerator
+
+    p = Pipeline(settings, embedder=embedder, generator=ScriptedGenerator(answers))
+    answer = _answer_and_show(p, question, [])
+    return answer, capsys.readouterr().out
+
+
+def test_an_abstention_shows_the_passages_it_read(settings, embedder, capsys):
+    """A refusal is no dead end: the passages read follow it, numbered, for the reader to
+    judge; the refusal itself is printed once."""
+    answer, out = _shown(settings, embedder, capsys, "What is the weather like in Yerevan?",
+                         ["The documents do not say."])
+    assert answer.abstained and answer.revision == "none"
+    assert out.count("The documents do not say.") == 1 and "→" not in out
+    head, _, rest = out.partition("Closest passages")
+    assert rest and "Sources" not in out
+    for n, x in enumerate(answer.passages, start=1):
+        assert f"[{n}] {x.title}" in rest and f"chars {x.chunk.start}-{x.chunk.end}" in rest
+    assert "»" not in rest  # nothing marked as support: none was cited
+
+
+def test_an_abstention_before_the_model_shows_the_passages_too(settings, embedder, capsys):
+    answer, out = _shown(settings, embedder, capsys, "What did Angela Merkel say?", [])
+    assert answer.abstained and "Merkel" in answer.text
+    assert "Closest passages" in out and f"[1] {answer.passages[0].title}" in out
+
+
+def test_a_cited_answer_shows_its_sources_not_the_closest_passages(settings, embedder,
+                                                                    capsys):
+    from rag.pipeline import Pipeline
+
+    n = next(i for i, x in enumerate(Pipeline(settings, embedder=embedder).search(
+        "What did Peskov say?"), 1) if "Russia cannot leave Armenia" in x.chunk.text)
+    answer, out = _shown(settings, embedder, capsys, "What did Peskov say?",
+                         [f"Peskov said that Russia cannot leave Armenia [{n}]."])
+    assert not answer.abstained
+    assert "Sources" in out and "Closest passages" not in out and "»" in out

@@ -58,6 +58,16 @@ def test_ask_stream_click_citation(server, browser):
     assert "not in the documents" in abstained.inner_text().lower()
     assert abstained.locator("button.cite").count() == 0
     assert page.locator("#log li.user").count() == 2
+    # Not a dead end: the passages it read open in the panel, nothing marked as support.
+    looked = abstained.locator("button.passage")
+    assert looked.count() >= 1
+    page.locator("#source-close").click()
+    looked.first.click()
+    assert page.locator("#source").is_visible()
+    assert looked.first.get_attribute("aria-pressed") == "true"
+    assert page.locator("#source-title").inner_text().startswith("[1] ")
+    assert page.locator("#source-text mark").count() == 0
+    assert len(page.locator("#source-text").inner_text()) > 20
     page.screenshot(path=str(OUT / "web-chat-abstained.png"), full_page=True)
 
     # Phone width: the layout reflows and the passage opens as a bottom sheet.

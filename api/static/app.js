@@ -74,6 +74,20 @@ function renderAnswer(li, answer) {
   }
   p.appendChild(document.createTextNode(answer.answer.slice(last)));
   li.appendChild(p);
+  if (answer.abstained && answer.passages && answer.passages.length) {
+    // Not a dead end: the passages read, each opening in the source panel unmarked.
+    const looked = el("p", "looked", "Closest passages: ");
+    for (const x of answer.passages) {
+      const b = el("button", "passage", `[${x.n}]`);
+      b.type = "button";
+      b.setAttribute("aria-pressed", "false");
+      b.title = `${x.title} (characters ${x.start}–${x.end}); not cited`;
+      b.addEventListener("click", () =>
+        showSource({ ...x, support_start: x.start, support_end: x.start }, b));
+      looked.appendChild(b);
+    }
+    li.appendChild(looked);
+  }
   const t = answer.timings || {};
   const meta = `${answer.model} · ${(t.total_ms / 1000).toFixed(1)} s` +
     (answer.citations.length ? ` · ${answer.citations.length} source(s)` : "");
@@ -81,7 +95,7 @@ function renderAnswer(li, answer) {
 }
 
 function showSource(c, button) {
-  document.querySelectorAll("button.cite[aria-pressed=true]").forEach((b) => b.setAttribute("aria-pressed", "false"));
+  document.querySelectorAll("button.cite[aria-pressed=true], button.passage[aria-pressed=true]").forEach((b) => b.setAttribute("aria-pressed", "false"));
   button.setAttribute("aria-pressed", "true");
   document.getElementById("source-title").textContent = `[${c.n}] ${c.title}`;
   document.getElementById("source-meta").textContent = `${c.doc_id} · characters ${c.start}–${c.end}`;
@@ -90,10 +104,10 @@ function showSource(c, button) {
   const lo = Math.max(0, (c.support_start ?? c.start) - c.start);
   const hi = Math.min(c.text.length, (c.support_end ?? c.end) - c.start);
   q.appendChild(document.createTextNode(c.text.slice(0, lo)));
-  q.appendChild(el("mark", "", c.text.slice(lo, hi)));
+  if (hi > lo) q.appendChild(el("mark", "", c.text.slice(lo, hi)));  // none: not cited
   q.appendChild(document.createTextNode(c.text.slice(hi)));
   panel.hidden = false;
-  q.querySelector("mark").scrollIntoView({ block: "nearest" });
+  (q.querySelector("mark") || q).scrollIntoView({ block: "nearest" });
 }
 
 document.getElementById("source-close").addEventListener("click", () => { panel.hidden = true; });
