@@ -120,10 +120,11 @@ def judge(question: str, asked: str, passages: Sequence[Passage], raw: str,
     written = citations.split_cited(raw)
     claims = [s for s in written if not abstention.model_abstained(s.text)]
     if not claims:  # the model itself says the passages do not answer
-        refusal = _abstain()
-        # Word for word what the user saw stream: nothing to say it was changed.
-        return (replace(refusal, revision="none") if raw.strip() == refusal.text
-                else refusal)
+        refusal = _abstain(warnings=warnings)
+        # Word for word what the user saw stream (its first try, not a retry): nothing to
+        # say it was changed.
+        return (replace(refusal, revision="none")
+                if mode == "generated" and raw.strip() == refusal.text else refusal)
     # An answer may restate the question, so the question's words count as support; not
     # for a question a yes or no answers: whether the passages say those words, and how,
     # is the answer ("they do not believe that Putin would be arrested" cited to a passage

@@ -60,6 +60,11 @@ def test_the_models_own_refusal_is_shown_as_written():
     assert v.abstained and v.revision == "none" and v.text == "The documents do not say."
     worded = judge(Q, Q, PASSAGES, "The documents do not say what the weather was [1].")
     assert worded.abstained and worded.revision == "rewritten"
+    # A refusal the model gave when asked again is not what streamed ("[1]"): a revision,
+    # and the retry is said.
+    again = judge(Q, Q, PASSAGES, "[1]", "The documents do not say.")
+    assert again.abstained and again.revision == "rewritten"
+    assert any("asked again" in w for w in again.warnings)
 
 
 def test_an_unsupported_sentence_is_removed_and_reported():
