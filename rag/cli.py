@@ -241,8 +241,7 @@ def _answer_and_show(p: Pipeline, question: str, history: list[Turn]) -> Answer:
     elif answer.abstained and answer.passages:
         # Not a dead end: what was read, so the reader can judge for themselves (the model
         # refuses beside evidence put in other words more often than it answers wrongly).
-        out.print("\n[bold]Closest passages[/bold] [dim](none answers the question, by the "
-                  "checks)[/dim]")
+        out.print("\n[bold]Closest passages[/bold] [dim](read, not cited)[/dim]")
         for n, x in enumerate(answer.passages, start=1):
             _print_passage(out, n, x, None)
     t = answer.timings

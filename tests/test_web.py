@@ -67,6 +67,10 @@ def test_ask_stream_click_citation(server, browser):
     assert looked.first.get_attribute("aria-pressed") == "true"
     assert page.locator("#source-title").inner_text().startswith("[1] ")
     assert page.locator("#source-text mark").count() == 0
+    assert page.locator("#source-meta").inner_text().endswith("read, not cited")
+    assert page.locator("button.cite[aria-pressed=true]").count() == 0  # one pressed at a time
+    page.locator("#source-close").click()
+    assert looked.first.get_attribute("aria-pressed") == "false"
     assert len(page.locator("#source-text").inner_text()) > 20
     page.screenshot(path=str(OUT / "web-chat-abstained.png"), full_page=True)
 

@@ -83,7 +83,7 @@ function renderAnswer(li, answer) {
       b.setAttribute("aria-pressed", "false");
       b.title = `${x.title} (characters ${x.start}–${x.end}); not cited`;
       b.addEventListener("click", () =>
-        showSource({ ...x, support_start: x.start, support_end: x.start }, b));
+        showSource({ ...x, support_start: x.start, support_end: x.start }, b, false));
       looked.appendChild(b);
     }
     li.appendChild(looked);
@@ -94,11 +94,19 @@ function renderAnswer(li, answer) {
   li.appendChild(el("p", "meta", meta));
 }
 
-function showSource(c, button) {
-  document.querySelectorAll("button.cite[aria-pressed=true], button.passage[aria-pressed=true]").forEach((b) => b.setAttribute("aria-pressed", "false"));
+function unpress() {
+  document.querySelectorAll("button.cite[aria-pressed=true], button.passage[aria-pressed=true]")
+    .forEach((b) => b.setAttribute("aria-pressed", "false"));
+}
+
+// Open a passage in the side panel: a cited one with its supporting span marked, one an
+// abstention only read (cited = false) unmarked and said to be so.
+function showSource(c, button, cited = true) {
+  unpress();
   button.setAttribute("aria-pressed", "true");
   document.getElementById("source-title").textContent = `[${c.n}] ${c.title}`;
-  document.getElementById("source-meta").textContent = `${c.doc_id} · characters ${c.start}–${c.end}`;
+  document.getElementById("source-meta").textContent =
+    `${c.doc_id} · characters ${c.start}–${c.end}` + (cited ? "" : " · read, not cited");
   const q = document.getElementById("source-text");
   q.textContent = "";
   const lo = Math.max(0, (c.support_start ?? c.start) - c.start);
@@ -110,7 +118,7 @@ function showSource(c, button) {
   (q.querySelector("mark") || q).scrollIntoView({ block: "nearest" });
 }
 
-document.getElementById("source-close").addEventListener("click", () => { panel.hidden = true; });
+document.getElementById("source-close").addEventListener("click", () => { panel.hidden = true; unpress(); });
 document.getElementById("clear").addEventListener("click", () => {
   messages = []; log.textContent = ""; panel.hidden = true; input.focus();
 });
