@@ -61,17 +61,17 @@ def test_ask_stream_click_citation(server, browser):
     # Not a dead end: the passages it read open in the panel, nothing marked as support.
     looked = abstained.locator("button.passage")
     assert looked.count() >= 1
-    page.locator("#source-close").click()
+    assert cite.get_attribute("aria-pressed") == "true"  # the cited passage is still open
     looked.first.click()
     assert page.locator("#source").is_visible()
     assert looked.first.get_attribute("aria-pressed") == "true"
+    assert page.locator("button.cite[aria-pressed=true]").count() == 0  # one pressed at a time
     assert page.locator("#source-title").inner_text().startswith("[1] ")
     assert page.locator("#source-text mark").count() == 0
+    assert len(page.locator("#source-text").inner_text()) > 20
     assert page.locator("#source-meta").inner_text().endswith("read, not cited")
-    assert page.locator("button.cite[aria-pressed=true]").count() == 0  # one pressed at a time
     page.locator("#source-close").click()
     assert looked.first.get_attribute("aria-pressed") == "false"
-    assert len(page.locator("#source-text").inner_text()) > 20
     page.screenshot(path=str(OUT / "web-chat-abstained.png"), full_page=True)
 
     # Phone width: the layout reflows and the passage opens as a bottom sheet.
