@@ -419,6 +419,7 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
     hold more than half of those its headings do not ("Commit messages should be short"
     under "Git FAQ" does not say which editor Git opens for them)."""
     terms = set(content_terms(f"{claim} {_without_exclusion(question)}"))
+    asked = f"{claim} {question}"
     names = _name_keys(question)
     # The question's words that are not names: what it asks of them, which the sentence must
     # speak of too; not for a yes/no question, which a sentence on its names may answer in
@@ -453,13 +454,11 @@ def _best_sentence(question: str, claim: str, passages: Sequence[Passage],
             own = set(content_terms(q.sentence))
             if substance and not substance & own:
                 continue  # names alone ("Ian Murdock will be missed" for where he was born)
-            share = _share(terms, q.sentence, names,
-                           abbreviated(f"{claim} {question}", q.sentence))
+            share = _share(terms, q.sentence, names, abbreviated(asked, q.sentence))
             rest = substance - headed if under_heading else set()
             if rest and 2 * len(rest & own) > len(rest):
                 said = f"{passage.about}\n{q.sentence}"
-                share = max(share, _share(terms, said, names,
-                                          abbreviated(f"{claim} {question}", said)))
+                share = max(share, _share(terms, said, names, abbreviated(asked, said)))
             # A "why" question: of sentences as close, one that gives a reason ("..., to
             # avoid unexpectedly processing triggers"); a sentence that gives none is quoted
             # with the next of its line, where the reason often is ("... should not
@@ -614,18 +613,19 @@ def _mentions_key_terms(question: str, sentence: str, about: str = "") -> bool:
     speaks of 3.5.0 though it names its "SECURITY FIXES", and a heading's number, unlike
     its name, is never the subject the sentence turns away from."""
     have = word_keys(sentence)
-    known = word_keys(f"{question}\n{about}")
+    headed = word_keys(about)
+    known = word_keys(question) | headed
     # (The sentence's first word counts: "Kazakhstan joined it in 1994.")
     others = [t for t in key_terms(sentence)
               if not t[0].isdigit() and term_key(t) not in known]
-    names_have = have if others else have | word_keys(about)
+    names_have = have if others else have | headed
     # "ICC" in the sentence names the question's "International Criminal Court", and back.
     names_have |= abbreviated(question, sentence if others else f"{sentence}\n{about}")
     terms = key_terms(_SCOPE.sub("", question), skip_first=True)
     numbers = [t for t in terms if t[0].isdigit()]
     names = [t for t in terms if not t[0].isdigit()]
     missing = sum(not citations.named(term_key(t), names_have) for t in names)
-    numbers_have = names_have | word_keys(about)
+    numbers_have = names_have | headed
     return (all(term_key(t) in numbers_have for t in numbers) and missing <= len(names) // 4
             and not _namesake(question, sentence))
 
@@ -634,6 +634,10 @@ def _mentions_key_terms(question: str, sentence: str, about: str = "") -> bool:
 # need not repeat; the names and numbers of the question proper must be in the quote.
 _SCOPE = re.compile(r"^\s*(?:under|in|within|per)\s+(?!(?:which|what|whose|how)\b)(?:the\s+)?"
                     r"[^,?]{1,60},\s*(?=\w)", re.IGNORECASE)
+
+
+# A name the question writes as called: "max()", "print()".
+_CALLED = re.compile(r"\b([A-Za-z_][\w.]*)\(\)")
 
 
 def _entry_of(question: str) -> re.Pattern[str] | None:
@@ -646,10 +650,6 @@ def _entry_of(question: str) -> re.Pattern[str] | None:
     if not lasts:
         return None
     return re.compile(rf"\s*(?:[\w.]+\.)?(?:{'|'.join(lasts)})\s*\(", re.IGNORECASE)
-
-
-# A name the question writes as called: "max()", "print()".
-_CALLED = re.compile(r"\b([A-Za-z_][\w.]*)\(\)")
 
 
 def _heads(passage: Passage) -> tuple[str, str]:
